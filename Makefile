@@ -1,0 +1,66 @@
+# Everything runs from a fresh clone with only Python 3.11+: `make install` builds .venv with uv.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install run test test-fast bench up down lint fmt typecheck migrate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11+ is required (PYTHON=$(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml deploy/pyproject.toml \
+		services/auth/pyproject.toml services/trading/pyproject.toml services/auction/pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced ## build the virtual environment (uv, locked versions)
+
+run: install ## start PostgreSQL, the three services and Traefik on http://127.0.0.1:8080
+	$(PY) -m devstack.launcher
+
+test: install lint typecheck ## lint, typecheck and run every test (real PostgreSQL, real Traefik)
+	$(VENV)/bin/pytest
+
+test-fast: install ## run the tests without lint and typecheck
+	$(VENV)/bin/pytest -x
+
+bench: install ## run the benchmarks and print a table of ratios
+	$(PY) -m devstack.bench
+
+up: ## docker compose up --build (needs a Docker engine)
+	docker compose up --build
+
+down: ## docker compose down
+	docker compose down
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check shared deploy services tests || \
+		{ echo "run 'make fmt'"; exit 1; }
+
+fmt: install ## format the code
+	$(VENV)/bin/ruff format shared deploy services tests
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install ## mypy over the library, the services and the launcher
+	$(VENV)/bin/mypy shared/servicekit deploy/devstack services/auth/auth_service \
+		services/trading/trading_service services/auction/auction_service
+
+migrate: install ## apply migrations to the databases named by *_DATABASE_URL
+	$(PY) -m devstack.migrate
+
+clean: ## remove the environments (keeps .data)
+	rm -rf $(VENV) $(TOOLS)

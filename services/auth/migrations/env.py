@@ -1,0 +1,6 @@
+from auth_service import models  # noqa: F401  (registers every table on the metadata)
+from auth_service.config import get_settings
+from auth_service.db import metadata
+from servicekit.migrations import run_env
+
+run_env(metadata, get_settings().database_url)

@@ -1,0 +1,57 @@
+"""Trading tests: a migrated database of their own, the app in-process, signed test tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory
+from trading_service.config import Settings
+from trading_service.main import ALEMBIC_INI, create_app
+
+
+@pytest.fixture(scope="session")
+def trading_db_url(pg_cluster: PgCluster) -> str:
+    return pg_cluster.database("trading", ALEMBIC_INI)
+
+
+@pytest.fixture(scope="session")
+async def trading_app(trading_db_url: str, tokens: TokenFactory):  # type: ignore[no-untyped-def]
+    settings = Settings(
+        database_url=trading_db_url,
+        jwt_issuer=TEST_ISSUER,
+        jwt_audience=TEST_AUDIENCE,
+        jwks_url="http://127.0.0.1:9/unreachable",
+        environment="test",
+    )
+    app = create_app(settings)
+    app.state.verifier.add_jwks(tokens.jwks())
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(trading_app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=trading_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://trading.test") as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(trading_app) -> None:  # type: ignore[no-untyped-def]
+    """Each test starts from empty tables (TRUNCATE is cheap at test sizes)."""
+    async with trading_app.state.db.engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in await conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -1,0 +1,51 @@
+"""Settings base: each service subclasses it with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def asyncpg_dsn(value: str) -> str:
+    """Force the asyncpg driver whatever scheme the operator wrote."""
+    for prefix in (
+        "postgresql+asyncpg://",
+        "postgresql+psycopg://",
+        "postgresql://",
+        "postgres://",
+    ):
+        if value.startswith(prefix):
+            return "postgresql+asyncpg://" + value[len(prefix) :]
+    raise ValueError("DATABASE_URL must be a PostgreSQL URL (postgresql://...)")
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; subclasses set `model_config = SettingsConfigDict(env_prefix=...)`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    environment: str = "development"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    log_level: str = "INFO"
+    # Token verification (trading, auction); auth uses the same values to sign.
+    jwt_issuer: str = "http://127.0.0.1:8080/auth"
+    jwt_audience: str = "marketplace"
+    jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"
+    allowed_origins: list[str] = ["http://127.0.0.1:8080", "http://localhost:8080"]
+
+    @field_validator("database_url")
+    @classmethod
+    def _force_asyncpg(cls, value: str) -> str:
+        return asyncpg_dsn(value)
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in {"development", "test"}
+
+    @model_validator(mode="after")
+    def _check(self) -> ServiceSettings:
+        if self.db_pool_size < 1:
+            raise ValueError("db_pool_size must be >= 1")
+        return self

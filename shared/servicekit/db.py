@@ -1,0 +1,77 @@
+"""Async engine, sessions and the per-service declarative base."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+# Deterministic constraint names, so Alembic migrations can drop and rename them.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_metadata() -> MetaData:
+    """Each service owns one MetaData, so autogenerate never sees another service's tables."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Database:
+    """Owns the engine of one service; `session()` is the request-scoped unit of work."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+        echo: bool = False,
+        **engine_kw: Any,
+    ) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,  # a connection killed by a database restart is replaced, not used
+            pool_recycle=1800,
+            pool_timeout=10,
+            echo=echo,
+            connect_args={
+                "timeout": 5,
+                "command_timeout": 60,
+                "server_settings": {"timezone": "UTC"},
+            },
+            **engine_kw,
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """FastAPI dependency: services flush, this commits on success or rolls back."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+# Use as `Depends(db.session, scope="function")`: the commit then runs before the response is
+# sent, so a failed commit is reported to the client instead of being acknowledged as success.
+SESSION_SCOPE = "function"
