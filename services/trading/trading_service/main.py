@@ -49,7 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = verifier
     app.state.authenticator = authenticator
 
+    from . import models  # noqa: F401  (every table registered before first use)
+    from .candles.router import router as candles_router
+    from .instruments.router import router as instruments_router
     from .sessions.router import router as sessions_router
 
     app.include_router(sessions_router)
+    app.include_router(instruments_router)
+    app.include_router(candles_router)
     return app

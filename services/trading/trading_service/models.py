@@ -1,3 +1,6 @@
 """Imports every model module, so the metadata is complete for Alembic and the app."""
 
 from . import db  # noqa: F401
+from .candles import models as candles_models  # noqa: F401
+from .instruments import models as instruments_models  # noqa: F401
+from .sessions import models as sessions_models  # noqa: F401

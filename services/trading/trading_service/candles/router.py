@@ -1,0 +1,5 @@
+"""candles routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["candles"])

@@ -1,0 +1,5 @@
+"""instruments routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["instruments"])
