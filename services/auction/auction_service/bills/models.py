@@ -1,0 +1,193 @@
+"""Bills, their lines, payouts to farmers, and each commissioner's billing settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+
+MONEY = Numeric(14, 2)
+QUANTITY = Numeric(14, 3)
+RATE = Numeric(5, 2)
+
+DEFAULT_COMMISSION_RATE = Decimal("5.00")
+
+PAYMENT_STATUSES = ("UNPAID", "PARTIAL", "PAID")
+BILL_STATUSES = ("ACTIVE", "VOID")
+PAYMENT_METHODS = ("CASH", "BANK", "UPI", "CHEQUE")
+
+# 'BILL-001' .. 'BILL-999', then 'BILL-1000': lpad alone would truncate past three digits.
+BILL_NUMBER_SQL = "'BILL-' || CASE WHEN seq < 1000 THEN lpad(seq::text, 3, '0') ELSE seq::text END"
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class _Timestamps:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CommissionerSettings(_Timestamps, Base):
+    """One row per commissioner, created on first use; also the bill-number counter."""
+
+    __tablename__ = "commissioner_settings"
+    __table_args__ = (
+        CheckConstraint("commission_rate >= 0 AND commission_rate <= 100", name="rate_range"),
+        CheckConstraint("last_bill_seq >= 0", name="seq_nonnegative"),
+    )
+
+    commissioner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    commission_rate: Mapped[Decimal] = mapped_column(
+        RATE, nullable=False, server_default=text("5.00")
+    )
+    last_bill_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+
+
+class Bill(_Timestamps, Base):
+    """A farmer's bill for one session: numbered gaplessly per commissioner, never deleted."""
+
+    __tablename__ = "bills"
+    __table_args__ = (
+        UniqueConstraint("commissioner_id", "seq", name="uq_bills_commissioner_id_seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        CheckConstraint("total_amount >= 0", name="total_nonnegative"),
+        CheckConstraint("commission_rate >= 0 AND commission_rate <= 100", name="rate_range"),
+        CheckConstraint(
+            "commission_amount >= 0 AND commission_amount <= total_amount",
+            name="commission_range",
+        ),
+        CheckConstraint("net_amount = total_amount - commission_amount", name="net_is_difference"),
+        CheckConstraint("paid_amount >= 0 AND paid_amount <= net_amount", name="paid_range"),
+        CheckConstraint(_in("payment_status", PAYMENT_STATUSES), name="payment_status_valid"),
+        CheckConstraint(_in("status", BILL_STATUSES), name="status_valid"),
+        Index("ix_bills_commissioner_session", "commissioner_id", "session_id"),
+        Index("ix_bills_commissioner_farmer", "commissioner_id", "farmer_id"),
+        Index("ix_bills_session_id", "session_id"),
+        Index("ix_bills_farmer_id", "farmer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"),
+    )
+    commissioner_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("auction_sessions.id", ondelete="RESTRICT"),
+        nullable=False,
+    )
+    farmer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("farmers.id", ondelete="RESTRICT"), nullable=False
+    )
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    bill_number: Mapped[str] = mapped_column(Text, Computed(BILL_NUMBER_SQL, persisted=True))
+    total_amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    commission_rate: Mapped[Decimal] = mapped_column(RATE, nullable=False)
+    commission_amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    net_amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    paid_amount: Mapped[Decimal] = mapped_column(
+        MONEY, nullable=False, default=Decimal("0.00"), server_default=text("0")
+    )
+    payment_status: Mapped[str] = mapped_column(
+        Text, nullable=False, default="UNPAID", server_default=text("'UNPAID'")
+    )
+    status: Mapped[str] = mapped_column(
+        Text, nullable=False, default="ACTIVE", server_default=text("'ACTIVE'")
+    )
+
+    bill_items: Mapped[list[BillItem]] = relationship(
+        back_populates="bill",
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="(BillItem.created_at, BillItem.id)",
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="bill",
+        lazy="raise",
+        order_by="(Payment.created_at, Payment.id)",
+    )
+
+
+class BillItem(_Timestamps, Base):
+    """A copy of one billed lot, kept even when the bill is voided and the lot re-billed."""
+
+    __tablename__ = "bill_items"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("amount >= 0", name="amount_nonnegative"),
+        Index("ix_bill_items_bill_id", "bill_id"),
+        Index("ix_bill_items_auction_item_id", "auction_item_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"),
+    )
+    bill_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("bills.id", ondelete="CASCADE"), nullable=False
+    )
+    # No foreign keys: a bill line is a snapshot and outlives edits to the lot and the product.
+    auction_item_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    product_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    product_name: Mapped[str] = mapped_column(Text, nullable=False)
+    unit: Mapped[str] = mapped_column(Text, nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(QUANTITY, nullable=False)
+    amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+
+    bill: Mapped[Bill] = relationship(back_populates="bill_items", lazy="raise")
+
+
+class Payment(_Timestamps, Base):
+    """A payout to the farmer against a bill's net amount."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(_in("method", PAYMENT_METHODS), name="method_valid"),
+        Index("ix_payments_bill_id", "bill_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"),
+    )
+    bill_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("bills.id", ondelete="RESTRICT"), nullable=False
+    )
+    amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    method: Mapped[str] = mapped_column(Text, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    bill: Mapped[Bill] = relationship(back_populates="payments", lazy="raise")
