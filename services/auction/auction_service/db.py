@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import make_metadata
 from servicekit.idempotency import idempotency_table
@@ -15,3 +20,24 @@ class Base(DeclarativeBase):
 
 
 idempotency_keys = idempotency_table(metadata)
+
+
+def uuid_pk() -> Mapped[uuid.UUID]:
+    """A UUID primary key, generated client-side (and by the server for raw inserts)."""
+    return mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"),
+    )
+
+
+class Timestamps:
+    """created_at/updated_at on every table (timestamptz, set by the database)."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
