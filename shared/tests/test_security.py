@@ -1,0 +1,406 @@
+"""Token verification and the CSRF rule of SPEC section 2, against a real JWKS over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import Depends, FastAPI
+
+from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, TokenFactory
+from servicekit.app import detail_renderer, install_error_handlers
+from servicekit.observability import RequestContextMiddleware
+from servicekit.security import Authenticator, Principal, TokenVerifier
+
+ALLOWED_ORIGIN = "http://app.example"
+
+
+class JwksServer:
+    """A loopback HTTP server publishing a JWKS, counting fetches; can be stopped like auth."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        self.jwks = jwks
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.hits += 1
+                body = json.dumps(outer.jwks).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def issuer() -> TokenFactory:
+    return TokenFactory()
+
+
+@pytest.fixture
+def jwks_server(issuer: TokenFactory) -> Iterator[JwksServer]:
+    server = JwksServer(issuer.jwks())
+    yield server
+    server.stop()
+
+
+def make_app(verifier: TokenVerifier) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app, detail_renderer)
+    app.add_middleware(RequestContextMiddleware, service="test")
+    auth = Authenticator(verifier, [ALLOWED_ORIGIN])
+
+    @app.get("/whoami")
+    async def whoami(p: Principal = Depends(auth)) -> dict[str, Any]:
+        return {"user_id": p.user_id, "roles": sorted(p.roles), "via_cookie": p.via_cookie}
+
+    @app.post("/write")
+    async def write(p: Principal = Depends(auth)) -> dict[str, Any]:
+        return {"ok": True, "user_id": p.user_id}
+
+    return app
+
+
+@pytest.fixture
+def verifier(jwks_server: JwksServer) -> TokenVerifier:
+    return TokenVerifier(jwks_server.url, TEST_ISSUER, TEST_AUDIENCE)
+
+
+@pytest.fixture
+async def client(verifier: TokenVerifier) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=make_app(verifier))
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc.test") as c:
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def test_valid_bearer_token_is_accepted(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    resp = await client.get("/whoami", headers=bearer(issuer.token(42, ["trader", "admin"])))
+    assert resp.status_code == 200
+    assert resp.json() == {"user_id": 42, "roles": ["admin", "trader"], "via_cookie": False}
+
+
+async def test_missing_token_is_401_with_www_authenticate(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/whoami")
+    assert resp.status_code == 401
+    assert resp.headers["www-authenticate"] == "Bearer"
+
+
+async def test_alg_none_is_401(client: httpx.AsyncClient, issuer: TokenFactory) -> None:
+    now = int(time.time())
+    claims = {
+        "iss": TEST_ISSUER,
+        "aud": TEST_AUDIENCE,
+        "sub": "1",
+        "roles": ["admin"],
+        "iat": now,
+        "exp": now + 600,
+        "jti": "x",
+    }
+    token = f"{b64({'alg': 'none', 'typ': 'at+jwt', 'kid': issuer.kid})}.{b64(claims)}."
+    assert (await client.get("/whoami", headers=bearer(token))).status_code == 401
+
+
+async def test_hmac_with_public_key_as_secret_is_401(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    """Algorithm confusion: HS256 signed with the published public key must not pass."""
+    public_x = issuer.jwks()["keys"][0]["x"].encode()
+    now = int(time.time())
+    token = jwt.encode(
+        {"iss": TEST_ISSUER, "aud": TEST_AUDIENCE, "sub": "1", "iat": now, "exp": now + 600},
+        public_x,
+        algorithm="HS256",
+        headers={"kid": issuer.kid, "typ": "at+jwt"},
+    )
+    assert (await client.get("/whoami", headers=bearer(token))).status_code == 401
+
+
+async def test_foreign_key_with_known_kid_is_401(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    forger = TokenFactory()
+    forger.kid = issuer.kid  # pretends to be the real key
+    assert (await client.get("/whoami", headers=bearer(forger.token(1)))).status_code == 401
+
+
+async def test_foreign_key_with_unknown_kid_is_401(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/whoami", headers=bearer(TokenFactory().token(1)))).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"aud": "someone-else"},
+        {"iss": "http://evil.example/auth"},
+        {"exp": int(time.time()) - 3600},
+        {"sub": "not-a-number"},
+        {"sub": None},
+    ],
+    ids=["wrong-aud", "wrong-iss", "expired", "non-numeric-sub", "null-sub"],
+)
+async def test_bad_claims_are_401(
+    client: httpx.AsyncClient, issuer: TokenFactory, overrides: dict[str, Any]
+) -> None:
+    token = issuer.token(1, **overrides)
+    assert (await client.get("/whoami", headers=bearer(token))).status_code == 401
+
+
+async def test_roles_claim_must_be_a_list_of_strings(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "iss": TEST_ISSUER,
+            "aud": TEST_AUDIENCE,
+            "sub": "1",
+            "roles": "admin",
+            "iat": now,
+            "exp": now + 600,
+            "jti": "x",
+        },
+        issuer.private_key,
+        algorithm="EdDSA",
+        headers={"kid": issuer.kid, "typ": "at+jwt"},
+    )
+    assert (await client.get("/whoami", headers=bearer(token))).status_code == 401
+
+
+async def test_tampered_payload_is_401(client: httpx.AsyncClient, issuer: TokenFactory) -> None:
+    header, _, signature = issuer.token(1, ["trader"]).split(".")
+    now = int(time.time())
+    forged = b64(
+        {
+            "iss": TEST_ISSUER,
+            "aud": TEST_AUDIENCE,
+            "sub": "1",
+            "roles": ["admin"],
+            "iat": now,
+            "exp": now + 600,
+            "jti": "x",
+        }
+    )
+    resp = await client.get("/whoami", headers=bearer(f"{header}.{forged}.{signature}"))
+    assert resp.status_code == 401
+
+
+@pytest.mark.parametrize("typ", ["JWT", "csrf+jwt", None])
+async def test_access_token_must_carry_typ_at_jwt(
+    client: httpx.AsyncClient, issuer: TokenFactory, typ: str | None
+) -> None:
+    """RFC 8725: an ID token or CSRF token is never accepted as an access token."""
+    now = int(time.time())
+    headers: dict[str, Any] = {"kid": issuer.kid}
+    if typ:
+        headers["typ"] = typ
+    token = jwt.encode(
+        {
+            "iss": TEST_ISSUER,
+            "aud": TEST_AUDIENCE,
+            "sub": "1",
+            "roles": [],
+            "iat": now,
+            "exp": now + 600,
+            "jti": "x",
+        },
+        issuer.private_key,
+        algorithm="EdDSA",
+        headers=headers,
+    )
+    assert (await client.get("/whoami", headers=bearer(token))).status_code == 401
+
+
+async def test_garbage_and_wrong_scheme_are_401(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/whoami", headers=bearer("not.a.jwt"))).status_code == 401
+    assert (await client.get("/whoami", headers={"Authorization": "Basic abc"})).status_code == 401
+
+
+async def test_unknown_kid_refetches_at_most_once_per_interval(
+    client: httpx.AsyncClient,
+    jwks_server: JwksServer,
+    issuer: TokenFactory,
+    verifier: TokenVerifier,
+) -> None:
+    await client.get("/whoami", headers=bearer(issuer.token(1)))  # first fetch fills the cache
+    assert jwks_server.hits == 1
+
+    async def five_strangers() -> None:
+        tokens = [TokenFactory().token(1) for _ in range(5)]
+        results = await asyncio.gather(*(client.get("/whoami", headers=bearer(t)) for t in tokens))
+        assert {r.status_code for r in results} == {401}
+
+    await five_strangers()
+    assert jwks_server.hits == 1, "no refetch within 30 s of the last fetch"
+    verifier._last_fetch -= 31  # thirty-one seconds pass
+    await five_strangers()
+    assert jwks_server.hits == 2, "five concurrent unknown kids cause one refetch, not five"
+
+
+async def test_rotated_key_is_picked_up_on_unknown_kid(
+    verifier: TokenVerifier, jwks_server: JwksServer, issuer: TokenFactory
+) -> None:
+    await verifier.verify(issuer.token(1))
+    rotated = TokenFactory()
+    jwks_server.jwks = {"keys": issuer.jwks()["keys"] + rotated.jwks()["keys"]}
+    verifier.refetch_interval = 0.0  # the interval elapsed
+    claims = await verifier.verify(rotated.token(7))
+    assert claims["sub"] == "7"
+
+
+async def test_tokens_verify_while_auth_is_down(
+    client: httpx.AsyncClient, jwks_server: JwksServer, issuer: TokenFactory
+) -> None:
+    assert (await client.get("/whoami", headers=bearer(issuer.token(1)))).status_code == 200
+    jwks_server.stop()
+    resp = await client.get("/whoami", headers=bearer(issuer.token(2)))
+    assert resp.status_code == 200
+    assert resp.json()["user_id"] == 2
+
+
+async def test_jwks_unreachable_at_start_gives_401_not_500(issuer: TokenFactory) -> None:
+    verifier = TokenVerifier(
+        "http://127.0.0.1:9/jwks.json", TEST_ISSUER, TEST_AUDIENCE, http_timeout=0.5
+    )
+    transport = httpx.ASGITransport(app=make_app(verifier))
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc.test") as c:
+        resp = await c.get("/whoami", headers=bearer(issuer.token(1)))
+    assert resp.status_code == 401
+
+
+# --- cookie authentication and the CSRF rule -------------------------------------------------
+
+
+def csrf_token(issuer: TokenFactory, sid: str) -> str:
+    now = int(time.time())
+    return jwt.encode(
+        {
+            "iss": TEST_ISSUER,
+            "aud": TEST_AUDIENCE,
+            "sub": "5",
+            "sid": sid,
+            "iat": now,
+            "exp": now + 3600,
+        },
+        issuer.private_key,
+        algorithm="EdDSA",
+        headers={"kid": issuer.kid, "typ": "csrf+jwt"},
+    )
+
+
+def cookie_client_cookies(issuer: TokenFactory, sid: str = "login-1") -> dict[str, str]:
+    return {
+        "access_token": issuer.token(5, ["trader"], sid=sid),
+        "csrf_token": csrf_token(issuer, sid),
+    }
+
+
+async def test_cookie_get_needs_no_csrf(client: httpx.AsyncClient, issuer: TokenFactory) -> None:
+    client.cookies.update(cookie_client_cookies(issuer))
+    resp = await client.get("/whoami")
+    assert resp.status_code == 200
+    assert resp.json()["via_cookie"] is True
+
+
+async def test_cookie_post_without_csrf_header_is_403(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    client.cookies.update(cookie_client_cookies(issuer))
+    assert (await client.post("/write")).status_code == 403
+
+
+async def test_cookie_post_with_matching_signed_csrf_is_200(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    cookies = cookie_client_cookies(issuer)
+    client.cookies.update(cookies)
+    resp = await client.post("/write", headers={"X-CSRF-Token": cookies["csrf_token"]})
+    assert resp.status_code == 200
+
+
+async def test_csrf_header_not_equal_to_cookie_is_403(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    client.cookies.update(cookie_client_cookies(issuer))
+    other = csrf_token(issuer, "login-1") + "x"
+    assert (await client.post("/write", headers={"X-CSRF-Token": other})).status_code == 403
+
+
+async def test_bare_random_csrf_value_is_403(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    """A double-submitted value that the auth service did not sign is refused."""
+    client.cookies.update({"access_token": issuer.token(5, sid="s"), "csrf_token": "random123"})
+    assert (await client.post("/write", headers={"X-CSRF-Token": "random123"})).status_code == 403
+
+
+async def test_csrf_bound_to_another_login_is_403(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    other = csrf_token(issuer, "login-2")
+    client.cookies.update({"access_token": issuer.token(5, sid="login-1"), "csrf_token": other})
+    assert (await client.post("/write", headers={"X-CSRF-Token": other})).status_code == 403
+
+
+async def test_cross_site_fetch_is_403_even_with_csrf(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    cookies = cookie_client_cookies(issuer)
+    client.cookies.update(cookies)
+    resp = await client.post(
+        "/write", headers={"X-CSRF-Token": cookies["csrf_token"], "Sec-Fetch-Site": "cross-site"}
+    )
+    assert resp.status_code == 403
+
+
+async def test_foreign_origin_is_403_allowed_origin_passes(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    cookies = cookie_client_cookies(issuer)
+    client.cookies.update(cookies)
+    csrf = {"X-CSRF-Token": cookies["csrf_token"]}
+    bad = await client.post("/write", headers={**csrf, "Origin": "http://evil.example"})
+    assert bad.status_code == 403
+    good = await client.post("/write", headers={**csrf, "Origin": ALLOWED_ORIGIN})
+    assert good.status_code == 200
+
+
+async def test_bearer_writes_are_exempt_from_csrf(
+    client: httpx.AsyncClient, issuer: TokenFactory
+) -> None:
+    resp = await client.post(
+        "/write", headers={**bearer(issuer.token(9)), "Sec-Fetch-Site": "cross-site"}
+    )
+    assert resp.status_code == 200
