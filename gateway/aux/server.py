@@ -1,0 +1,202 @@
+"""gateway-aux: the gateway's `/healthz` and the JSON bodies of the errors Traefik generates.
+
+Standard library only, so it runs from any Python 3.11+ and in a tiny container.
+
+- `GET /healthz`: 200 only when every service's `/readyz` answers 200, checked in parallel with
+  short timeouts; otherwise 503 with each service's state.
+- `/errors/<service>/<status>`: the target of Traefik's `errors` middleware. Trading and auth
+  errors are FastAPI's `{"detail": ...}`; auction errors are the seed's envelope
+  `{"success": false, "error": {"message", "code"}, "meta": {"timestamp"}}`.
+
+Environment: AUTH_URL, TRADING_URL, AUCTION_URL (the services' base URLs), GATEWAY_AUX_HOST
+(default 127.0.0.1), GATEWAY_AUX_PORT (default 8081), HEALTH_TIMEOUT seconds (default 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SERVICES = ("auth", "trading", "auction")
+ENVELOPE_SERVICES = frozenset({"auction"})
+_VALID_RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_ERROR_PATH = re.compile(r"^/errors/(?P<service>[a-z]+)/(?P<status>[0-9]{3})$")
+
+ERROR_CODES = {
+    413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
+    502: "BAD_GATEWAY",
+    503: "SERVICE_UNAVAILABLE",
+    504: "GATEWAY_TIMEOUT",
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def error_message(service: str, status: int) -> str:
+    if status == 413:
+        return "Request body too large"
+    if status == 504:
+        return f"The {service} service did not answer in time"
+    if status in (502, 503):
+        return f"The {service} service is unavailable, try again shortly"
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_body(service: str, status: int) -> dict[str, Any]:
+    """The error in the routed service's own format."""
+    message = error_message(service, status)
+    if service in ENVELOPE_SERVICES:
+        return {
+            "success": False,
+            "error": {"message": message, "code": ERROR_CODES.get(status, "ERROR")},
+            "meta": {"timestamp": now_iso()},
+        }
+    return {"detail": message}
+
+
+def service_urls(env: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if env is None else env)
+    urls = {}
+    for name in SERVICES:
+        url = env.get(f"{name.upper()}_URL")
+        if url:
+            urls[name] = url.rstrip("/")
+    return urls
+
+
+def check_ready(url: str, timeout: float) -> str:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=timeout) as resp:  # noqa: S310
+            return "ok" if resp.status == 200 else f"status {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return f"status {exc.code}"
+    except (OSError, ValueError) as exc:
+        return f"unreachable ({type(exc).__name__})"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "gateway-aux"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    urls: dict[str, str] = {}
+    timeout_s: float = 2.0
+    pool: ThreadPoolExecutor
+
+    def _request_id(self) -> str:
+        rid = self.headers.get("X-Request-ID", "")
+        return rid if _VALID_RID.match(rid) else uuid.uuid4().hex
+
+    def _send_json(self, status: int, body: dict[str, Any], rid: str) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Request-ID", rid)
+        if status in (502, 503, 504):
+            self.send_header("Retry-After", "1")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        self._log(status, rid)
+
+    def _log(self, status: int, rid: str) -> None:
+        # One JSON line: method, path without query, status, request id. Never headers.
+        line = {
+            "ts": now_iso(),
+            "level": "info",
+            "service": "gateway-aux",
+            "msg": "request",
+            "method": self.command,
+            "path": self.path.split("?", 1)[0],
+            "status": status,
+            "request_id": rid,
+        }
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+
+    def _healthz(self, rid: str) -> None:
+        futures = {
+            name: self.pool.submit(check_ready, url, self.timeout_s)
+            for name, url in self.urls.items()
+        }
+        states = {name: fut.result() for name, fut in futures.items()}
+        missing = [name for name in SERVICES if name not in self.urls]
+        for name in missing:
+            states[name] = "not configured"
+        ok = all(state == "ok" for state in states.values())
+        body = {"status": "ok" if ok else "unavailable", "services": states}
+        self._send_json(200 if ok else 503, body, rid)
+
+    def _handle(self) -> None:
+        rid = self._request_id()
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz" and self.command in ("GET", "HEAD"):
+            self._healthz(rid)
+            return
+        match = _ERROR_PATH.match(path)
+        if match and match["service"] in SERVICES:
+            status = int(match["status"])
+            if 400 <= status <= 599:
+                self._send_json(status, error_body(match["service"], status), rid)
+                return
+        self._send_json(404, {"detail": "Not found"}, rid)
+
+    # The errors middleware replays the client's method: answer every one of them.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # replaced by _log (the default line would include the raw request line)
+
+
+def main() -> None:
+    host = os.environ.get("GATEWAY_AUX_HOST", "127.0.0.1")
+    port = int(os.environ.get("GATEWAY_AUX_PORT", "8081"))
+    Handler.urls = service_urls()
+    Handler.timeout_s = float(os.environ.get("HEALTH_TIMEOUT", "2"))
+    Handler.pool = ThreadPoolExecutor(max_workers=8)
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+
+    def _stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    started = json.dumps(
+        {
+            "ts": now_iso(),
+            "level": "info",
+            "service": "gateway-aux",
+            "msg": f"listening on {host}:{port}",
+            "services": Handler.urls,
+        }
+    )
+    print(started, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        Handler.pool.shutdown(wait=False, cancel_futures=True)
+
+
+if __name__ == "__main__":
+    main()
