@@ -62,3 +62,27 @@ _SECONDS: dict[Timeframe, int] = {
 }
 
 ALL_TIMEFRAMES: tuple[Timeframe, ...] = tuple(Timeframe)
+
+
+def aggregation_sources(base: Timeframe) -> dict[Timeframe, Timeframe]:
+    """For each timeframe above `base` that can be built from it: the timeframe to build it from.
+
+    Buckets nest (every timeframe is aligned to EPOCH_MONDAY), so a bar can be aggregated from
+    any finer timeframe whose length divides its own; the coarsest such source is the cheapest.
+    A timeframe that no source divides (M15 over M10 bars) is left out: it cannot be exact.
+    """
+    built: list[Timeframe] = [base]
+    plan: dict[Timeframe, Timeframe] = {}
+    for tf in ALL_TIMEFRAMES:
+        if tf.seconds <= base.seconds:
+            continue
+        sources = [s for s in built if tf.seconds % s.seconds == 0]
+        if sources:
+            plan[tf] = max(sources, key=lambda s: s.seconds)
+            built.append(tf)
+    return plan
+
+
+def available_timeframes(base: Timeframe) -> tuple[Timeframe, ...]:
+    """Every timeframe whose bars exist for an instrument stored at `base`."""
+    return (base, *aggregation_sources(base))

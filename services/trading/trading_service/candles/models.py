@@ -1,1 +1,33 @@
-"""candles tables."""
+"""The `candles` table: stored base bars and every higher timeframe pre-aggregated from them.
+
+One row per (instrument, timeframe, open time). The primary key is the only index needed:
+"the last 500 H1 bars before T" is one backward range scan on it, whatever the data's size.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class Candle(Base):
+    __tablename__ = "candles"
+
+    instrument_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("instruments.id", ondelete="CASCADE"), primary_key=True
+    )
+    timeframe: Mapped[str] = mapped_column(String(3), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    open: Mapped[Decimal] = mapped_column(Numeric)
+    high: Mapped[Decimal] = mapped_column(Numeric)
+    low: Mapped[Decimal] = mapped_column(Numeric)
+    close: Mapped[Decimal] = mapped_column(Numeric)
+    volume: Mapped[Decimal] = mapped_column(Numeric)
+
+
+candles = Candle.__table__
