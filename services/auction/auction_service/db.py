@@ -41,3 +41,16 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The constraint an IntegrityError names (asyncpg puts it on the driver's exception)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = getattr(current, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+        current = getattr(current, "orig", None) or current.__cause__
+    return None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from .errors import now_iso
 
@@ -38,6 +38,8 @@ Money = Annotated[Decimal, PlainSerializer(_number, return_type=float, when_used
 Quantity = Money
 Rate = Money
 Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str, when_used="json")]
+# The auth user id (BIGINT) rendered as a string, as the seed shows ids.
+CommissionerId = Annotated[str, BeforeValidator(str)]
 
 
 class Meta(BaseModel):

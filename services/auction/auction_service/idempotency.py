@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
@@ -30,4 +31,5 @@ async def idempotent_create(
     replay = await _idempotency.run(
         session, request, principal.user_id, handler, status_code=status_code
     )
-    return JSONResponse(replay.body, status_code=replay.status_code)
+    # Without a key the body is still the handler's model; a replay is already plain JSON.
+    return JSONResponse(jsonable_encoder(replay.body), status_code=replay.status_code)

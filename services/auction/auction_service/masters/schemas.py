@@ -1,0 +1,122 @@
+"""Master shapes: what a commissioner sends and what the API shows."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from ..envelope import CommissionerId, Timestamp
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+Village = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- categories ---
+class CategoryCreate(BaseModel):
+    name: Name
+
+
+class CategoryUpdate(BaseModel):
+    name: Name | None = None
+
+
+class CategoryBrief(_Out):
+    id: uuid.UUID
+    name: str
+
+
+class CategoryOut(CategoryBrief):
+    commissioner_id: CommissionerId
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+# --- products ---
+class ProductCreate(BaseModel):
+    name: Name
+    category_id: uuid.UUID
+    active: bool = True
+
+
+class ProductUpdate(BaseModel):
+    name: Name | None = None
+    category_id: uuid.UUID | None = None
+    active: bool | None = None
+
+
+class ProductBrief(_Out):
+    """A product as items show it: with its category."""
+
+    id: uuid.UUID
+    name: str
+    category_id: uuid.UUID
+    active: bool
+    category: CategoryBrief
+
+
+class ProductOut(ProductBrief):
+    commissioner_id: CommissionerId
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+# --- farmers ---
+class FarmerCreate(BaseModel):
+    name: Name
+    phone: Phone | None = None
+    village: Village | None = None
+    active: bool = True
+
+
+class FarmerUpdate(BaseModel):
+    name: Name | None = None
+    phone: Phone | None = None
+    village: Village | None = None
+    active: bool | None = None
+
+
+class FarmerBrief(_Out):
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    village: str | None
+    active: bool
+
+
+class FarmerOut(FarmerBrief):
+    commissioner_id: CommissionerId
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+# --- buyers ---
+class BuyerCreate(BaseModel):
+    name: Name
+    phone: Phone | None = None
+    active: bool = True
+
+
+class BuyerUpdate(BaseModel):
+    name: Name | None = None
+    phone: Phone | None = None
+    active: bool | None = None
+
+
+class BuyerBrief(_Out):
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    active: bool
+
+
+class BuyerOut(BuyerBrief):
+    commissioner_id: CommissionerId
+    created_at: Timestamp
+    updated_at: Timestamp
