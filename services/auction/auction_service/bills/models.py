@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Computed,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     Numeric,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base
+from ..db import Base, Timestamps, uuid_pk
+from ..masters.models import Farmer
 
 MONEY = Numeric(14, 2)
 QUANTITY = Numeric(14, 3)
@@ -43,16 +41,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class _Timestamps:
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
-    )
-
-
-class CommissionerSettings(_Timestamps, Base):
+class CommissionerSettings(Timestamps, Base):
     """One row per commissioner, created on first use; also the bill-number counter."""
 
     __tablename__ = "commissioner_settings"
@@ -68,10 +57,12 @@ class CommissionerSettings(_Timestamps, Base):
     last_bill_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
 
 
-class Bill(_Timestamps, Base):
+class Bill(Timestamps, Base):
     """A farmer's bill for one session: numbered gaplessly per commissioner, never deleted."""
 
     __tablename__ = "bills"
+    # Server-set columns (bill_number, timestamps) come back by RETURNING, not a lazy load.
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         UniqueConstraint("commissioner_id", "seq", name="uq_bills_commissioner_id_seq"),
         CheckConstraint("seq >= 1", name="seq_positive"),
@@ -91,12 +82,7 @@ class Bill(_Timestamps, Base):
         Index("ix_bills_farmer_id", "farmer_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True),
-        primary_key=True,
-        default=uuid.uuid4,
-        server_default=text("gen_random_uuid()"),
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
     commissioner_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     session_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True),
@@ -122,6 +108,7 @@ class Bill(_Timestamps, Base):
         Text, nullable=False, default="ACTIVE", server_default=text("'ACTIVE'")
     )
 
+    farmer: Mapped[Farmer] = relationship(lazy="raise")
     bill_items: Mapped[list[BillItem]] = relationship(
         back_populates="bill",
         lazy="raise",
@@ -136,10 +123,11 @@ class Bill(_Timestamps, Base):
     )
 
 
-class BillItem(_Timestamps, Base):
+class BillItem(Timestamps, Base):
     """A copy of one billed lot, kept even when the bill is voided and the lot re-billed."""
 
     __tablename__ = "bill_items"
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("amount >= 0", name="amount_nonnegative"),
@@ -147,12 +135,7 @@ class BillItem(_Timestamps, Base):
         Index("ix_bill_items_auction_item_id", "auction_item_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True),
-        primary_key=True,
-        default=uuid.uuid4,
-        server_default=text("gen_random_uuid()"),
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
     bill_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("bills.id", ondelete="CASCADE"), nullable=False
     )
@@ -167,22 +150,18 @@ class BillItem(_Timestamps, Base):
     bill: Mapped[Bill] = relationship(back_populates="bill_items", lazy="raise")
 
 
-class Payment(_Timestamps, Base):
+class Payment(Timestamps, Base):
     """A payout to the farmer against a bill's net amount."""
 
     __tablename__ = "payments"
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(_in("method", PAYMENT_METHODS), name="method_valid"),
         Index("ix_payments_bill_id", "bill_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True),
-        primary_key=True,
-        default=uuid.uuid4,
-        server_default=text("gen_random_uuid()"),
-    )
+    id: Mapped[uuid.UUID] = uuid_pk()
     bill_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("bills.id", ondelete="RESTRICT"), nullable=False
     )

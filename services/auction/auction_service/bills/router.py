@@ -1,0 +1,178 @@
+"""Bills, payments and the commission setting: thin routes over `service`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from ..dependencies import CommissionerDep, SessionDep
+from ..envelope import (
+    Envelope,
+    ListEnvelope,
+    MessageData,
+    error_responses,
+    message,
+    ok,
+    ok_list,
+)
+from ..idempotency import idempotent_create
+from ..pagination import PageDep
+from . import service
+from .repository import BillFilters
+from .schemas import (
+    BillCreate,
+    BillOut,
+    BillStatus,
+    PaymentCreate,
+    PaymentCreated,
+    PaymentOut,
+    PaymentStatus,
+    SettingsOut,
+    SettingsUpdate,
+    bill_out,
+    bill_status_out,
+    payment_out,
+)
+
+router = APIRouter(tags=["bills"])
+
+
+@router.get(
+    "/api/settings",
+    response_model=Envelope[SettingsOut],
+    responses=error_responses(),
+    tags=["settings"],
+)
+async def get_settings(db: SessionDep, principal: CommissionerDep) -> Envelope[SettingsOut]:
+    """The commissioner's commission setting (a percent; 5 by default)."""
+    rate = await service.get_commission_rate(db, principal.user_id)
+    return ok(SettingsOut(commission_rate=rate))
+
+
+@router.put(
+    "/api/settings",
+    response_model=Envelope[SettingsOut],
+    responses=error_responses(),
+    tags=["settings"],
+)
+async def put_settings(
+    body: SettingsUpdate, db: SessionDep, principal: CommissionerDep
+) -> Envelope[SettingsOut]:
+    """Set the commission rate used for new bills (0..100, at most 2 decimals)."""
+    rate = await service.set_commission_rate(db, principal.user_id, body.commission_rate)
+    return ok(SettingsOut(commission_rate=rate))
+
+
+@router.post(
+    "/api/sessions/{session_id}/bills",
+    status_code=201,
+    response_model=Envelope[BillOut],
+    responses=error_responses(404, 409, 422),
+)
+async def create_bill(
+    session_id: str,
+    body: BillCreate,
+    request: Request,
+    db: SessionDep,
+    principal: CommissionerDep,
+) -> JSONResponse:
+    """Bill every unbilled item of one farmer in the session (Idempotency-Key supported)."""
+    sid = service.parse_id(session_id, "Session")
+
+    async def handler() -> dict[str, Any]:
+        bill = await service.generate_bill(
+            db, principal.user_id, sid, body.farmer_id, body.commission_rate
+        )
+        return ok(bill_out(bill)).model_dump(mode="json")
+
+    return await idempotent_create(db, request, principal, handler)
+
+
+@router.get(
+    "/api/bills",
+    response_model=ListEnvelope[BillOut],
+    responses=error_responses(),
+)
+async def list_bills(
+    db: SessionDep,
+    principal: CommissionerDep,
+    page: PageDep,
+    session_id: Annotated[uuid.UUID | None, Query()] = None,
+    farmer_id: Annotated[uuid.UUID | None, Query()] = None,
+    payment_status: Annotated[PaymentStatus | None, Query()] = None,
+    status: Annotated[BillStatus | None, Query()] = None,
+) -> ListEnvelope[BillOut]:
+    """List bills, newest number first, filtered by session, farmer, payment status, status."""
+    filters = BillFilters(
+        session_id=session_id, farmer_id=farmer_id, payment_status=payment_status, status=status
+    )
+    bills, total = await service.list_bills(
+        db, principal.user_id, filters, page=page.page, limit=page.limit
+    )
+    return ok_list([bill_out(b) for b in bills], page=page.page, limit=page.limit, total=total)
+
+
+@router.get(
+    "/api/bills/{bill_id}",
+    response_model=Envelope[BillOut],
+    responses=error_responses(404),
+)
+async def get_bill(bill_id: str, db: SessionDep, principal: CommissionerDep) -> Envelope[BillOut]:
+    """One bill with its farmer, items and payments."""
+    bill = await service.get_bill(db, principal.user_id, service.parse_id(bill_id, "Bill"))
+    return ok(bill_out(bill))
+
+
+@router.delete(
+    "/api/bills/{bill_id}",
+    response_model=Envelope[MessageData],
+    responses=error_responses(404, 409),
+)
+async def delete_bill(
+    bill_id: str, db: SessionDep, principal: CommissionerDep
+) -> Envelope[MessageData]:
+    """Void a bill without payments: it keeps its number and its items become unbilled."""
+    await service.void_bill(db, principal.user_id, service.parse_id(bill_id, "Bill"))
+    return message("Bill voided successfully")
+
+
+@router.post(
+    "/api/bills/{bill_id}/payments",
+    status_code=201,
+    response_model=Envelope[PaymentCreated],
+    responses=error_responses(404, 409, 422),
+)
+async def create_payment(
+    bill_id: str,
+    body: PaymentCreate,
+    request: Request,
+    db: SessionDep,
+    principal: CommissionerDep,
+) -> JSONResponse:
+    """Record a payout to the farmer against the bill (Idempotency-Key supported)."""
+    bid = service.parse_id(bill_id, "Bill")
+
+    async def handler() -> dict[str, Any]:
+        payment, bill = await service.add_payment(
+            db, principal.user_id, bid, body.amount, body.method, body.note
+        )
+        data = PaymentCreated(**payment_out(payment).model_dump(), bill=bill_status_out(bill))
+        return ok(data).model_dump(mode="json")
+
+    return await idempotent_create(db, request, principal, handler)
+
+
+@router.get(
+    "/api/bills/{bill_id}/payments",
+    response_model=Envelope[list[PaymentOut]],
+    responses=error_responses(404),
+)
+async def list_payments(
+    bill_id: str, db: SessionDep, principal: CommissionerDep
+) -> Envelope[list[PaymentOut]]:
+    """The bill's payments, oldest first."""
+    bill = await service.get_bill(db, principal.user_id, service.parse_id(bill_id, "Bill"))
+    return ok([payment_out(p) for p in bill.payments])

@@ -1,0 +1,164 @@
+"""Bill generation, payments, voiding and the commission setting (SPEC section 4, "Bills")."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.errors import Conflict, NotFound
+
+from ..errors import field_error
+from . import repository as repo
+from .models import DEFAULT_COMMISSION_RATE, Bill, BillItem, Payment
+
+CENT = Decimal("0.01")
+# NUMERIC(14, 2): the largest amount a bill can hold.
+MAX_MONEY = Decimal("999999999999.99")
+
+
+def parse_id(raw: str, what: str) -> uuid.UUID:
+    """Ids are opaque strings to clients: one that cannot exist is simply not found."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"{what} not found") from None
+
+
+def commission_for(total: Decimal, rate: Decimal) -> Decimal:
+    """total x rate / 100, rounded half up to cents."""
+    return (total * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def payment_status_for(paid: Decimal, net: Decimal) -> str:
+    """Follows the paid sum; a bill with nothing to pay out is settled (PAID) from the start."""
+    if paid >= net:
+        return "PAID"
+    if paid == 0:
+        return "UNPAID"
+    return "PARTIAL"
+
+
+async def get_commission_rate(db: AsyncSession, commissioner_id: int) -> Decimal:
+    rate = await repo.get_commission_rate(db, commissioner_id)
+    return DEFAULT_COMMISSION_RATE if rate is None else rate
+
+
+async def set_commission_rate(db: AsyncSession, commissioner_id: int, rate: Decimal) -> Decimal:
+    return await repo.set_commission_rate(db, commissioner_id, rate)
+
+
+async def generate_bill(
+    db: AsyncSession,
+    commissioner_id: int,
+    session_id: uuid.UUID,
+    farmer_id: uuid.UUID,
+    commission_rate: Decimal | None,
+) -> Bill:
+    """Bill every unbilled lot of one farmer in one session, in one transaction."""
+    if await repo.get_session(db, commissioner_id, session_id) is None:
+        raise NotFound("Session not found")
+    farmer = await repo.get_farmer(db, commissioner_id, farmer_id)
+    if farmer is None:
+        raise field_error("farmer_id", "Farmer not found")
+    # Lock the lots first: the loser of a race for the same farmer stops here without
+    # ever taking a bill number.
+    rows = await repo.lock_unbilled_items(db, commissioner_id, session_id, farmer_id)
+    if not rows:
+        raise Conflict("No unbilled items for this farmer in this session")
+    total = sum((item.final_price for item, _ in rows), Decimal("0.00"))
+    if total > MAX_MONEY:
+        raise Conflict(f"Bill total {total} exceeds the largest amount a bill can hold")
+    seq, setting_rate = await repo.next_bill_seq(db, commissioner_id)
+    rate = setting_rate if commission_rate is None else commission_rate
+    commission = commission_for(total, rate)
+    net = total - commission
+    bill = Bill(
+        id=uuid.uuid4(),
+        commissioner_id=commissioner_id,
+        session_id=session_id,
+        farmer_id=farmer_id,
+        seq=seq,
+        total_amount=total,
+        commission_rate=rate,
+        commission_amount=commission,
+        net_amount=net,
+        paid_amount=Decimal("0.00"),
+        payment_status=payment_status_for(Decimal("0.00"), net),
+        status="ACTIVE",
+    )
+    bill.farmer = farmer
+    bill.payments = []
+    bill.bill_items = [
+        BillItem(
+            auction_item_id=item.id,
+            product_id=item.product_id,
+            product_name=product_name,
+            unit=item.unit,
+            quantity=item.quantity,
+            amount=item.final_price,
+        )
+        for item, product_name in rows
+    ]
+    db.add(bill)
+    await db.flush()
+    await repo.mark_items_billed(db, [item.id for item, _ in rows], bill.id)
+    return bill
+
+
+async def get_bill(db: AsyncSession, commissioner_id: int, bill_id: uuid.UUID) -> Bill:
+    bill = await repo.get_bill(db, commissioner_id, bill_id)
+    if bill is None:
+        raise NotFound("Bill not found")
+    return bill
+
+
+async def list_bills(
+    db: AsyncSession, commissioner_id: int, filters: repo.BillFilters, *, page: int, limit: int
+) -> tuple[Sequence[Bill], int]:
+    return await repo.list_bills(db, commissioner_id, filters, page=page, limit=limit)
+
+
+async def add_payment(
+    db: AsyncSession,
+    commissioner_id: int,
+    bill_id: uuid.UUID,
+    amount: Decimal,
+    method: str,
+    note: str | None,
+) -> tuple[Payment, Bill]:
+    """Pay the farmer part or all of a bill's net amount; never more (row lock on the bill)."""
+    bill = await repo.lock_bill(db, commissioner_id, bill_id)
+    if bill is None:
+        raise NotFound("Bill not found")
+    if bill.status == "VOID":
+        raise Conflict("Cannot pay a void bill")
+    paid = bill.paid_amount + amount
+    if paid > bill.net_amount:
+        outstanding = bill.net_amount - bill.paid_amount
+        raise Conflict(
+            f"Payment exceeds the outstanding amount of {outstanding} (overpayment)",
+            details={"outstanding_amount": float(outstanding)},
+        )
+    payment = Payment(id=uuid.uuid4(), bill_id=bill.id, amount=amount, method=method, note=note)
+    db.add(payment)
+    bill.paid_amount = paid
+    bill.payment_status = payment_status_for(paid, bill.net_amount)
+    await db.flush()
+    return payment, bill
+
+
+async def void_bill(db: AsyncSession, commissioner_id: int, bill_id: uuid.UUID) -> None:
+    """Keep the number (status VOID) so the series stays gapless; the lots become unbilled."""
+    bill = await repo.lock_bill(db, commissioner_id, bill_id)
+    if bill is None:
+        raise NotFound("Bill not found")
+    if bill.status == "VOID":
+        raise Conflict("Bill is already void")
+    if await repo.has_payments(db, bill.id):
+        raise Conflict("Cannot delete a bill with payments")
+    await repo.release_items(db, bill.id)
+    bill.status = "VOID"
+    await db.flush()
