@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +14,7 @@ from sqlalchemy import text
 from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory
 from trading_service.config import Settings
 from trading_service.main import ALEMBIC_INI, create_app
+from trading_service.timeframes import Timeframe, available_timeframes
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +59,116 @@ async def _clean_tables(trading_app) -> None:  # type: ignore[no-untyped-def]
         ]
         if tables:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+# --- Sessions, lifecycle and replay clock (trading part B) ---
+
+
+class ReplayKit:
+    """What session tests need: instruments and candles written straight into their tables
+    (base bars plus every aggregated timeframe, as the candle store keeps them), sessions
+    through the API, and a RUNNING clock's anchor moved back in time (a fake clock)."""
+
+    def __init__(self, client: httpx.AsyncClient, tokens: TokenFactory, app) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.tokens = tokens
+        self.app = app
+        self.admin = tokens.headers(999_000, ["admin"])
+        self._symbols = 0
+
+    async def instrument(self, base_timeframe: str = "M1") -> int:
+        self._symbols += 1
+        rows = await self.sql(
+            "INSERT INTO instruments (symbol, digits, point, contract_size, min_volume, "
+            "volume_step, max_volume, base_timeframe) "
+            "VALUES (:sym, 5, 0.00001, 100000, 0.01, 0.01, 100, :tf) RETURNING id",
+            sym=f"TST{self._symbols}",
+            tf=base_timeframe,
+        )
+        return int(rows[0][0])
+
+    async def bars(
+        self, instrument_id: int, start: datetime, count: int, step: timedelta
+    ) -> list[datetime]:
+        """Store `count` base bars from `start`, every `step`, and every timeframe aggregated
+        from them (as the candle store keeps them); returns the base bars' open times."""
+        times = [start + i * step for i in range(count)]
+        rows = []
+        for i, ts in enumerate(times):
+            o = Decimal("1.10000") + Decimal(i % 97) / 100000
+            c = o + Decimal((i % 7) - 3) / 100000
+            hi, lo = max(o, c) + Decimal("0.00020"), min(o, c) - Decimal("0.00020")
+            rows.append({"ts": ts, "o": o, "h": hi, "l": lo, "c": c, "v": 10 + i % 5})
+        base = (
+            await self.sql(
+                "SELECT base_timeframe FROM instruments WHERE id = :id", id=instrument_id
+            )
+        )[0][0]
+        async with self.app.state.db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO candles (instrument_id, timeframe, ts, open, high, low, close, "
+                    "volume) VALUES (:iid, :tf, :ts, :o, :h, :l, :c, :v)"
+                ),
+                [{"iid": instrument_id, "tf": base, **r} for r in rows],
+            )
+            for tf in available_timeframes(Timeframe(base))[1:]:
+                await conn.execute(
+                    text(
+                        "INSERT INTO candles (instrument_id, timeframe, ts, open, high, low, "
+                        "close, volume) SELECT instrument_id, :tf, "
+                        "date_bin(make_interval(secs => :secs), ts, '2001-01-01T00:00:00Z'), "
+                        "(array_agg(open ORDER BY ts))[1], max(high), min(low), "
+                        "(array_agg(close ORDER BY ts DESC))[1], sum(volume) FROM candles "
+                        "WHERE instrument_id = :iid AND timeframe = :base GROUP BY 1, 2, 3"
+                    ),
+                    {"tf": tf.value, "secs": tf.seconds, "iid": instrument_id, "base": base},
+                )
+        return times
+
+    def session_body(self, instrument_id: int, **overrides: object) -> dict[str, object]:
+        body: dict[str, object] = {
+            "instrument_id": instrument_id,
+            "timeframe": "M1",
+            "speed": "1x",
+            "start_ts": "2024-01-01T00:00:00Z",
+            "end_ts": "2024-01-31T23:59:59Z",
+            "initial_balance": 10000.0,
+            "leverage": 100,
+            "spread_pts": 20,
+            "slippage_pts": 5,
+            "commission_per_fill": 7.0,
+        }
+        body.update(overrides)
+        return {k: v for k, v in body.items() if v is not None}
+
+    async def session(
+        self, instrument_id: int, user_id: int = 1, **overrides: object
+    ) -> dict[str, object]:
+        resp = await self.client.post(
+            "/sessions",
+            json=self.session_body(instrument_id, **overrides),
+            headers=self.tokens.headers(user_id),
+        )
+        assert resp.status_code == 201, resp.text
+        out: dict[str, object] = resp.json()
+        return out
+
+    async def sql(self, statement: str, **params: object) -> list[Any]:
+        async with self.app.state.db.engine.begin() as conn:
+            result = await conn.execute(text(statement), params)
+            return list(result) if result.returns_rows else []
+
+    async def rewind_anchor(self, session_id: object, seconds: float) -> None:
+        """Pretend a RUNNING clock was anchored `seconds` earlier (no sleeping in tests)."""
+        await self.sql(
+            "UPDATE trading_sessions SET anchor_at = anchor_at - make_interval(secs => :s) "
+            "WHERE id = :id AND session_status = 'RUNNING'",
+            s=seconds,
+            id=session_id,
+        )
+
+
+@pytest.fixture
+async def kit(client: httpx.AsyncClient, tokens: TokenFactory, trading_app) -> ReplayKit:  # type: ignore[no-untyped-def]
+    return ReplayKit(client, tokens, trading_app)

@@ -1,17 +1,172 @@
-"""Placeholder until the Sessions API lands: proves routing and authentication."""
+"""Sessions API (seed 000), the replay controls and the look-ahead-safe candles (SPEC 3)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel
 
-from ..dependencies import PrincipalDep
+from servicekit.idempotency import Idempotency
+
+from ..db import idempotency_keys
+from ..dependencies import PrincipalDep, SessionDep
+from . import repository as repo
+from . import service
+from .dependencies import CreatedRangeDep
+from .lifecycle import Action
+from .schemas import (
+    SeekRequest,
+    SessionCandles,
+    SessionCreate,
+    SessionList,
+    SessionOut,
+    SessionUpdate,
+    StepRequest,
+    to_utc,
+)
 
 router = APIRouter(tags=["sessions"])
+idempotency = Idempotency(idempotency_keys)
 
 
-@router.get("/sessions")
-async def list_sessions(principal: PrincipalDep) -> dict[str, Any]:
-    """List trading sessions."""
-    return {"sessions": [], "total": 0, "page": 1, "limit": 20}
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, Any]]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "Bad request or invalid state transition",
+        401: "Not authenticated",
+        403: "Not the owner or admin",
+        404: "Session not found",
+        409: "A request with this Idempotency-Key is still in progress",
+        422: "Validation error",
+    }
+    return {c: {"model": ErrorOut, "description": text[c]} for c in codes}
+
+
+_OWNED = _errors(401, 403, 404, 422)
+_LIFECYCLE = _errors(400, 401, 403, 404, 422)
+
+
+@router.get("/sessions", response_model=SessionList, responses=_errors(401, 422))
+async def list_sessions(
+    s: SessionDep,
+    principal: PrincipalDep,
+    created: CreatedRangeDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    sort: repo.SortField = "created_at",
+    order: repo.SortOrder = "desc",
+) -> SessionList:
+    """List sessions (your own; an admin sees everyone's), filtered by created_at."""
+    f = repo.ListFilter(
+        user_id=None if principal.is_admin else principal.user_id,
+        created_from=created.start.at if created.start else None,
+        created_to=created.end.at if created.end else None,
+        created_to_inclusive=created.end.inclusive if created.end else True,
+    )
+    return await service.list_sessions(
+        s, principal, f, page=page, limit=limit, sort=sort, order=order
+    )
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionOut,
+    responses=_errors(400, 401, 409, 422),
+)
+async def create_session(
+    request: Request, s: SessionDep, principal: PrincipalDep, body: SessionCreate
+) -> Response:
+    """Create a DRAFT session owned by the caller (honours Idempotency-Key)."""
+
+    async def handler() -> dict[str, Any]:
+        out = await service.create_session(s, principal, body)
+        return out.model_dump(mode="json")
+
+    replay = await idempotency.run(s, request, principal.user_id, handler, status_code=201)
+    return JSONResponse(replay.body, status_code=replay.status_code)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionOut, responses=_OWNED)
+async def get_session(session_id: int, s: SessionDep, principal: PrincipalDep) -> SessionOut:
+    """Get one session, its clock read now."""
+    return await service.get_session(s, principal, session_id)
+
+
+@router.put("/sessions/{session_id}", response_model=SessionOut, responses=_LIFECYCLE)
+async def update_session(
+    session_id: int, body: SessionUpdate, s: SessionDep, principal: PrincipalDep
+) -> SessionOut:
+    """Change end_ts, speed, or session_status (by the lifecycle's transitions only)."""
+    return await service.update_session(s, principal, session_id, body)
+
+
+@router.delete("/sessions/{session_id}", status_code=204, responses=_OWNED)
+async def delete_session(session_id: int, s: SessionDep, principal: PrincipalDep) -> Response:
+    """Delete a session."""
+    await service.delete_session(s, principal, session_id)
+    return Response(status_code=204)
+
+
+def _lifecycle_route(action: Action, summary: str) -> None:
+    async def endpoint(session_id: int, s: SessionDep, principal: PrincipalDep) -> SessionOut:
+        return await service.transition(s, principal, session_id, action)
+
+    endpoint.__name__ = f"{action.value}_session"
+    endpoint.__doc__ = summary
+    router.add_api_route(
+        f"/sessions/{{session_id}}/{action.value}",
+        endpoint,
+        methods=["POST"],
+        response_model=SessionOut,
+        responses=_LIFECYCLE,
+    )
+
+
+_lifecycle_route(Action.START, "Start a DRAFT session: its clock starts on the first bar.")
+_lifecycle_route(Action.PAUSE, "Pause a RUNNING session: its clock freezes.")
+_lifecycle_route(Action.RESUME, "Resume a PAUSED session.")
+_lifecycle_route(Action.STOP, "Stop a RUNNING or PAUSED session (it becomes COMPLETED).")
+_lifecycle_route(Action.ARCHIVE, "Archive a COMPLETED session.")
+
+
+@router.post("/sessions/{session_id}/step", response_model=SessionOut, responses=_LIFECYCLE)
+async def step_session(
+    session_id: int,
+    s: SessionDep,
+    principal: PrincipalDep,
+    body: Annotated[StepRequest | None, Body()] = None,
+) -> SessionOut:
+    """Reveal `bars` more bars at once (default 1), RUNNING or PAUSED."""
+    n = body.bars if body is not None else 1
+    return await service.step_session(s, principal, session_id, n)
+
+
+@router.post("/sessions/{session_id}/seek", response_model=SessionOut, responses=_LIFECYCLE)
+async def seek_session(
+    session_id: int, body: SeekRequest, s: SessionDep, principal: PrincipalDep
+) -> SessionOut:
+    """Reveal every bar up to `ts` (forward only), RUNNING or PAUSED."""
+    return await service.seek_session(s, principal, session_id, body)
+
+
+@router.get("/sessions/{session_id}/candles", response_model=SessionCandles, responses=_OWNED)
+async def session_candles(
+    session_id: int,
+    s: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    before: Annotated[
+        datetime | None,
+        Query(description="Only bars opening before this instant (pages backwards)"),
+        AfterValidator(lambda v: None if v is None else to_utc(v)),
+    ] = None,
+) -> SessionCandles:
+    """Bars at the session's timeframe up to its current_ts, oldest first (no look-ahead)."""
+    return await service.session_candles(s, principal, session_id, limit=limit, before=before)

@@ -1,0 +1,41 @@
+"""The trading_sessions migration (0003) creates exactly what the ORM model declares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from trading_service.db import metadata
+
+
+async def test_migration_matches_the_model(trading_app: Any) -> None:
+    def diff(conn: Any) -> list[Any]:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return [d for d in compare_metadata(ctx, metadata) if "trading_sessions" in repr(d)]
+
+    async with trading_app.state.db.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_check_constraints_guard_the_clock(kit: Any) -> None:
+    """The database itself refuses a RUNNING row without an anchor or a DRAFT with a clock."""
+    iid = await kit.instrument()
+    sess = await kit.session(iid)
+    for statement in (
+        "UPDATE trading_sessions SET session_status = 'RUNNING' WHERE id = :id",
+        "UPDATE trading_sessions SET current_ts = start_ts WHERE id = :id",
+        "UPDATE trading_sessions SET speed = '4x' WHERE id = :id",
+        "UPDATE trading_sessions SET end_ts = start_ts WHERE id = :id",
+    ):
+        async with kit.app.state.db.engine.connect() as conn:
+            try:
+                await conn.execute(text(statement), {"id": sess["id"]})
+            except Exception as exc:
+                assert "violates check constraint" in str(exc)
+            else:
+                raise AssertionError(f"accepted: {statement}")
+            finally:
+                await conn.rollback()

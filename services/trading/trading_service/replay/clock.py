@@ -1,0 +1,135 @@
+"""The replay clock (SPEC section 3): which bars a session has revealed, and moving it on.
+
+No background ticker: a RUNNING session stores the bar it had revealed (`current_ts`) and the
+database-clock instant of that anchor (`anchor_at`); the bars revealed since are
+floor(elapsed seconds x speed), counted over the bars that exist, so every replica that reads
+the row computes the same `current_ts`. Pausing, a speed change, a step or a seek first
+materializes the clock (persists what was revealed) and re-anchors it.
+
+`advance_to` is the only place where a clock moves from bar A to bar B: the engine that
+processes every revealed bar in order (orders, stops, stop-out) plugs in there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..sessions.models import SessionStatus, Speed, TradingSession
+from . import bars
+
+# Bars revealed per wall-clock second, exact (0.5x = one bar every two seconds).
+BARS_PER_SECOND: dict[str, Fraction] = {
+    Speed.X0_5: Fraction(1, 2),
+    Speed.X1: Fraction(1),
+    Speed.X2: Fraction(2),
+    Speed.X3: Fraction(3),
+    Speed.X5: Fraction(5),
+    Speed.X10: Fraction(10),
+    Speed.X15: Fraction(15),
+}
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def bars_due(anchor_at: datetime, now: datetime, speed: str) -> int:
+    """Bars revealed between `anchor_at` and `now` at `speed` (pure; never negative)."""
+    elapsed_us = (now - anchor_at) // _MICROSECOND
+    if elapsed_us <= 0:
+        return 0
+    return math.floor(Fraction(elapsed_us, 1_000_000) * BARS_PER_SECOND[speed])
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """A session's clock as of one instant: its effective status and last revealed bar."""
+
+    status: str
+    current_ts: datetime | None
+    # True when the reading crossed into COMPLETED and the row does not say so yet.
+    just_completed: bool = False
+
+
+async def db_now(s: AsyncSession) -> datetime:
+    """The database's wall clock: one clock for every replica (not the transaction start)."""
+    now: datetime = (await s.execute(select(func.clock_timestamp()))).scalar_one()
+    return now
+
+
+async def read(s: AsyncSession, sess: TradingSession, now: datetime) -> ClockReading:
+    """The clock at `now` without writing anything (the row is left untouched)."""
+    if sess.session_status != SessionStatus.RUNNING or sess.anchor_at is None:
+        return ClockReading(sess.session_status, sess.current_ts)
+    assert sess.current_ts is not None  # a RUNNING session has started (CHECK constraint)
+    due = bars_due(sess.anchor_at, now, sess.speed)
+    if due == 0:
+        return ClockReading(sess.session_status, sess.current_ts)
+    target, last = await bars.nth_bar_after(s, sess, sess.current_ts, due)
+    if last:
+        return ClockReading(SessionStatus.COMPLETED, target, just_completed=True)
+    return ClockReading(sess.session_status, target)
+
+
+async def advance_to(
+    s: AsyncSession, sess: TradingSession, target: datetime, *, last: bool, now: datetime
+) -> None:
+    """Move the clock of a locked session from its `current_ts` to `target` and persist it.
+
+    Every bar in (current_ts, target] is revealed here, in order; reaching the session's last
+    bar completes it. A RUNNING clock is re-anchored at `now`.
+    """
+    sess.current_ts = target
+    if last:
+        sess.session_status = SessionStatus.COMPLETED
+        sess.anchor_at = None
+    elif sess.session_status == SessionStatus.RUNNING:
+        sess.anchor_at = now
+    sess.updated_at = now
+    await s.flush()
+
+
+async def materialize(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
+    """Persist what a locked RUNNING session has revealed by `now` (no-op otherwise)."""
+    reading = await read(s, sess, now)
+    if reading.current_ts is not None and (
+        reading.just_completed or reading.current_ts != sess.current_ts
+    ):
+        await advance_to(s, sess, reading.current_ts, last=reading.just_completed, now=now)
+
+
+async def start(s: AsyncSession, sess: TradingSession, first: datetime, now: datetime) -> None:
+    """Put a locked DRAFT session on its first bar and set its clock running."""
+    sess.session_status = SessionStatus.RUNNING
+    sess.current_ts = first
+    sess.anchor_at = now
+    last = not await bars.has_bar_after(s, sess, first)
+    await advance_to(s, sess, first, last=last, now=now)
+
+
+async def step(s: AsyncSession, sess: TradingSession, n: int, now: datetime) -> None:
+    """Reveal `n` more bars of a locked, materialized RUNNING or PAUSED session."""
+    assert sess.current_ts is not None
+    target, last = await bars.nth_bar_after(s, sess, sess.current_ts, n)
+    await advance_to(s, sess, target, last=last, now=now)
+
+
+async def seek(s: AsyncSession, sess: TradingSession, ts: datetime, now: datetime) -> None:
+    """Reveal every bar up to the last one at or before `ts` (forward only; checked by caller)."""
+    assert sess.current_ts is not None
+    found = await bars.last_bar_at_or_before(s, sess, ts)
+    target = found if found is not None and found > sess.current_ts else sess.current_ts
+    last = not await bars.has_bar_after(s, sess, target)
+    await advance_to(s, sess, target, last=last, now=now)
+
+
+async def recheck_end(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
+    """After `end_ts` moved: a started session already on its last bar completes."""
+    if sess.session_status in (SessionStatus.RUNNING, SessionStatus.PAUSED):
+        assert sess.current_ts is not None
+        if not await bars.has_bar_after(s, sess, sess.current_ts):
+            await advance_to(s, sess, sess.current_ts, last=True, now=now)

@@ -1,0 +1,222 @@
+"""Request and response bodies of the Sessions API, field for field as seed 000."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+from ..candles.schemas import CandleOut
+from ..timeframes import Timeframe
+from .models import LEVERAGE_SCALE, MONEY_SCALE, SessionStatus, Speed, TradingSession
+
+MAX_BIGINT = 2**63 - 1
+MAX_POINTS = 1_000_000
+MAX_BALANCE = Decimal("1000000000000")  # fits NUMERIC(18, 2) and a float's exact digits
+MAX_COMMISSION = Decimal("1000000")
+MAX_LEVERAGE = Decimal("10000")
+MIN_YEAR, MAX_YEAR = 1900, 2999
+MAX_STEP_BARS = 1_000_000
+
+
+def iso_z(value: datetime) -> str:
+    """ISO 8601 in UTC with `Z` (SPEC 6)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_utc(value: datetime) -> datetime:
+    """Aware timestamps are converted to UTC; a timestamp without an offset is taken as UTC."""
+    try:
+        utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range") from exc
+    if not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise ValueError(f"timestamp must be between years {MIN_YEAR} and {MAX_YEAR}")
+    return utc
+
+
+def _timestamp_string(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 timestamp string")
+    return value
+
+
+def _json_number(value: Any) -> Any:
+    # JSON true/false are not numbers, and numbers are not strings (seed: "number").
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+def _cents(value: Decimal) -> Decimal:
+    """Money is rounded to cents, half up, when stored (SPEC 3)."""
+    return value.quantize(Decimal(1).scaleb(-MONEY_SCALE), rounding=ROUND_HALF_UP)
+
+
+def _positive_after_rounding(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be at least 0.01 once rounded to cents")
+    return value
+
+
+def _number_out(value: Decimal) -> int | float:
+    """A JSON number: integral values as integers (leverage 100), others as floats."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+UtcTimestamp = Annotated[datetime, BeforeValidator(_timestamp_string), AfterValidator(to_utc)]
+TimestampOut = Annotated[datetime, PlainSerializer(iso_z, return_type=str)]
+FloatOut = Annotated[Decimal, PlainSerializer(float, return_type=float)]
+NumberOut = Annotated[Decimal, PlainSerializer(_number_out, return_type=int | float)]
+
+Points = Annotated[int, BeforeValidator(_json_number), Field(ge=0, le=MAX_POINTS)]
+
+
+class SessionCreate(BaseModel):
+    """`POST /sessions`: every field of the seed's request schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instrument_id: Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_BIGINT)]
+    timeframe: Timeframe
+    speed: Speed
+    start_ts: UtcTimestamp
+    end_ts: UtcTimestamp | None = None
+    initial_balance: Annotated[
+        Decimal,
+        BeforeValidator(_json_number),
+        Field(gt=0, le=MAX_BALANCE),
+        AfterValidator(_cents),
+        AfterValidator(_positive_after_rounding),
+    ]
+    leverage: Annotated[
+        Decimal,
+        BeforeValidator(_json_number),
+        Field(gt=0, le=MAX_LEVERAGE, decimal_places=LEVERAGE_SCALE),
+    ]
+    spread_pts: Points
+    slippage_pts: Points
+    commission_per_fill: Annotated[
+        Decimal,
+        BeforeValidator(_json_number),
+        Field(ge=0, le=MAX_COMMISSION),
+        AfterValidator(_cents),
+    ]
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> SessionCreate:
+        if self.end_ts is not None and self.end_ts <= self.start_ts:
+            raise ValueError("end_ts must be after start_ts")
+        return self
+
+
+class SessionUpdate(BaseModel):
+    """`PUT /sessions/{id}`: any of status (by the lifecycle table), speed, end_ts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_status: SessionStatus | None = None
+    speed: Speed | None = None
+    end_ts: UtcTimestamp | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> SessionUpdate:
+        # end_ts may be cleared with null (replay to the data's end); the others may not.
+        for name in ("session_status", "speed"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class StepRequest(BaseModel):
+    """`POST /sessions/{id}/step`: reveal `bars` more bars at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bars: Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_STEP_BARS)] = 1
+
+
+class SeekRequest(BaseModel):
+    """`POST /sessions/{id}/seek`: reveal every bar up to `ts` (forward only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ts: UtcTimestamp
+
+
+class SessionOut(BaseModel):
+    """A session as seed 000 shows it, plus the replay clock's `current_ts`."""
+
+    id: int
+    user_id: int
+    instrument_id: int
+    timeframe: str
+    session_status: str
+    speed: str
+    start_ts: TimestampOut
+    end_ts: TimestampOut | None
+    initial_balance: FloatOut
+    leverage: NumberOut
+    spread_pts: int
+    slippage_pts: int
+    commission_per_fill: FloatOut
+    created_at: TimestampOut
+    updated_at: TimestampOut
+    current_ts: TimestampOut | None
+
+    @classmethod
+    def build(
+        cls,
+        sess: TradingSession,
+        *,
+        status: str | None = None,
+        current_ts: datetime | None = None,
+    ) -> SessionOut:
+        """From a row, optionally with the clock read at request time."""
+        return cls(
+            id=sess.id,
+            user_id=sess.user_id,
+            instrument_id=sess.instrument_id,
+            timeframe=sess.timeframe,
+            session_status=status or sess.session_status,
+            speed=sess.speed,
+            start_ts=sess.start_ts,
+            end_ts=sess.end_ts,
+            initial_balance=sess.initial_balance,
+            leverage=sess.leverage,
+            spread_pts=sess.spread_pts,
+            slippage_pts=sess.slippage_pts,
+            commission_per_fill=sess.commission_per_fill,
+            created_at=sess.created_at,
+            updated_at=sess.updated_at,
+            current_ts=current_ts or sess.current_ts,
+        )
+
+
+class SessionList(BaseModel):
+    """`GET /sessions`: one page."""
+
+    sessions: list[SessionOut]
+    total: int
+    page: int
+    limit: int
+
+
+class SessionCandles(BaseModel):
+    """`GET /sessions/{id}/candles`: revealed bars, oldest first, none after `current_ts`."""
+
+    session_id: int
+    instrument_id: int
+    timeframe: str
+    current_ts: TimestampOut | None
+    candles: list[CandleOut]
