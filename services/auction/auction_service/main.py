@@ -50,7 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = verifier
     app.state.authenticator = authenticator
 
+    from . import models  # noqa: F401  (every table registered before first use)
+    from .bills.router import router as bills_router
+    from .items.router import router as items_router
+    from .masters.router import router as masters_router
     from .sessions.router import router as sessions_router
 
     app.include_router(sessions_router)
+    app.include_router(items_router)
+    app.include_router(masters_router)
+    app.include_router(bills_router)
     return app

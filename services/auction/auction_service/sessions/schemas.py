@@ -1,0 +1,76 @@
+"""Auction session shapes, as seed 003 shows them (plus the detail's summary, SPEC 4)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..bills.schemas import BillOut
+from ..envelope import CommissionerId, Money, Quantity, Timestamp
+from ..items.schemas import ItemOut
+
+SessionStatus = Literal["ACTIVE", "COMPLETED"]
+
+
+class SessionCreate(BaseModel):
+    date: datetime | None = Field(
+        default=None,
+        description="Defaults to the current instant; a value without an offset is UTC",
+        examples=["2025-08-03T10:00:00.000Z"],
+    )
+
+
+class SessionUpdate(BaseModel):
+    """Both optional; a field sent as null is a 400."""
+
+    status: SessionStatus | None = None
+    date: datetime | None = Field(default=None, examples=["2025-08-03T10:00:00.000Z"])
+
+
+class SessionCount(BaseModel):
+    auction_items: int
+    bills: int
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    date: Timestamp
+    commissioner_id: CommissionerId
+    status: SessionStatus
+    created_at: Timestamp
+    updated_at: Timestamp
+    count: SessionCount = Field(serialization_alias="_count")
+
+
+class ProductSummary(BaseModel):
+    product_id: uuid.UUID
+    product_name: str
+    category_name: str
+    items_count: int
+    amount: Money
+    quantity_by_unit: dict[str, Quantity]
+
+
+class SessionSummary(BaseModel):
+    """Totals over the session's items; commission over its non-void bills."""
+
+    total_items: int
+    total_amount: Money = Field(description="Sum of final_price over all items")
+    total_commission: Money = Field(description="Sum of commission_amount of non-void bills")
+    billed_amount: Money
+    unbilled_amount: Money
+    billed_items: int
+    unbilled_items: int
+    quantity_by_unit: dict[str, Quantity]
+    farmers_count: int
+    buyers_count: int
+    products: list[ProductSummary]
+
+
+class SessionDetail(SessionOut):
+    auction_items: list[ItemOut]
+    bills: list[BillOut]
+    summary: SessionSummary
