@@ -72,12 +72,11 @@ async def _clean_tables(auth_app: FastAPI) -> None:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
-Register = Callable[..., Awaitable[httpx.Response]]
-Login = Callable[..., Awaitable[httpx.Response]]
+Call = Callable[..., Awaitable[httpx.Response]]
 
 
 @pytest.fixture
-def register(client: httpx.AsyncClient) -> Register:
+def register(client: httpx.AsyncClient) -> Call:
     async def _register(
         email: str = "ann@example.com",
         password: str = PASSWORD,
@@ -91,7 +90,7 @@ def register(client: httpx.AsyncClient) -> Register:
 
 
 @pytest.fixture
-def login(client: httpx.AsyncClient) -> Login:
+def login(client: httpx.AsyncClient) -> Call:
     async def _login(
         email: str = "ann@example.com",
         password: str = PASSWORD,
