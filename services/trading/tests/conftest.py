@@ -120,7 +120,10 @@ class ReplayKit:
                         "date_bin(make_interval(secs => :secs), ts, '2001-01-01T00:00:00Z'), "
                         "(array_agg(open ORDER BY ts))[1], max(high), min(low), "
                         "(array_agg(close ORDER BY ts DESC))[1], sum(volume) FROM candles "
-                        "WHERE instrument_id = :iid AND timeframe = :base GROUP BY 1, 2, 3"
+                        "WHERE instrument_id = :iid AND timeframe = :base GROUP BY 1, 2, 3 "
+                        "ON CONFLICT (instrument_id, timeframe, ts) DO UPDATE SET "
+                        "open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, "
+                        "close = EXCLUDED.close, volume = EXCLUDED.volume"
                     ),
                     {"tf": tf.value, "secs": tf.seconds, "iid": instrument_id, "base": base},
                 )
