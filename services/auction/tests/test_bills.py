@@ -138,15 +138,6 @@ def floor(auction_app: FastAPI) -> Floor:
     return Floor(auction_app)
 
 
-@pytest.fixture(autouse=True)
-def _bills_routes(auction_app: FastAPI) -> None:
-    """Until main.py registers the bills router (part A owns main.py)."""
-    if not any(getattr(r, "path", "") == "/api/bills" for r in auction_app.routes):
-        from auction_service.bills.router import router
-
-        auction_app.include_router(router)
-
-
 @pytest.fixture
 def hdr(tokens: TokenFactory) -> Any:
     def make(cid: int, roles: Sequence[str] = ("commissioner",)) -> dict[str, str]:

@@ -7,20 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from devstack.testing import TokenFactory
 
 C1, C2 = 301, 302
-
-
-@pytest.fixture(autouse=True)
-def _bills_routes(auction_app: FastAPI) -> None:
-    """Until main.py registers the bills router (part A owns main.py)."""
-    if not any(getattr(r, "path", "") == "/api/settings" for r in auction_app.routes):
-        from auction_service.bills.router import router
-
-        auction_app.include_router(router)
 
 
 def rate_of(resp: httpx.Response) -> Decimal:
