@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     async def startup() -> None:
+        from .tokens.service import purge_finished_logins
         from .users.service import bootstrap_admin
 
         await keyring.load(db)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 name=settings.admin_name,
             )
         await throttle.purge()
+        await purge_finished_logins(db)
 
     app = create_service_app(
         service="auth",

@@ -284,3 +284,21 @@ def test_trusted_proxies_setting_accepts_a_comma_list(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AUTH_TRUSTED_PROXIES", "not-a-network")
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         Settings()
+
+
+async def test_stale_throttle_counters_are_purged(
+    login: Call, ann: dict[str, Any], auth_app: FastAPI
+) -> None:
+    await _fail(login, 1, address="198.51.100.77")
+    await _fail(login, 1, email="bob@example.com", address="198.51.100.78")
+    async with auth_app.state.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE login_attempts SET window_start = now() - interval '2 hours' "
+                "WHERE key LIKE '%bob%' OR key LIKE '%.78'"
+            )
+        )
+    await auth_app.state.throttle.purge()
+    async with auth_app.state.db.engine.connect() as conn:
+        keys = {r[0] for r in await conn.execute(text("SELECT key FROM login_attempts"))}
+    assert keys == {"email:ann@example.com", "ip:198.51.100.77"}

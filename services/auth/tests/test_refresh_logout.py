@@ -210,3 +210,33 @@ async def test_logout_is_idempotent(client: httpx.AsyncClient) -> None:
     resp = await client.post("/auth/logout", json={"refresh_token": "unknown"})
     assert resp.status_code == 204
     assert (await client.post("/auth/logout", json={"refresh_token": "unknown"})).status_code == 204
+
+
+async def test_long_expired_logins_are_purged(
+    session_tokens: dict[str, Any], login: Call, auth_app: FastAPI
+) -> None:
+    """Housekeeping: logins whose refresh tokens all expired long ago go (tokens cascade);
+    live ones stay."""
+    from auth_service.tokens.service import purge_finished_logins
+
+    old_sid = _sid(session_tokens["access_token"])
+    live = (await login()).json()
+    async with auth_app.state.db.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE login_sessions SET created_at = now() - interval '30 days' WHERE id = :s"),
+            {"s": old_sid},
+        )
+        await conn.execute(
+            text(
+                "UPDATE refresh_tokens SET expires_at = now() - interval '2 days' "
+                "WHERE family_id = :s"
+            ),
+            {"s": old_sid},
+        )
+    await purge_finished_logins(auth_app.state.db)
+    async with auth_app.state.db.engine.connect() as conn:
+        sids = {str(r[0]) for r in await conn.execute(text("SELECT id FROM login_sessions"))}
+        families = {
+            str(r[0]) for r in await conn.execute(text("SELECT family_id FROM refresh_tokens"))
+        }
+    assert sids == families == {_sid(live["access_token"])}

@@ -116,6 +116,25 @@ async def revoke_login(session: AsyncSession, sid: uuid.UUID) -> None:
     )
 
 
+async def delete_finished_logins(session: AsyncSession, grace_seconds: int) -> int:
+    """Drop logins (and, by cascade, their tokens) whose every refresh token expired more
+    than `grace_seconds` ago: nothing of them can be used or reused any more."""
+    live = (
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.family_id == LoginSession.id,
+            RefreshToken.expires_at > func.now() - timedelta(seconds=grace_seconds),
+        )
+        .exists()
+    )
+    result = await session.execute(
+        delete(LoginSession).where(
+            LoginSession.created_at < func.now() - timedelta(seconds=grace_seconds), ~live
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 # --- login throttling ---------------------------------------------------------------------
 
 

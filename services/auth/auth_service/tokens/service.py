@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.db import Database
 from servicekit.errors import Unauthorized
 
 from ..config import Settings
@@ -142,3 +143,11 @@ async def logout(session: AsyncSession, token: str | None) -> None:
     if row is not None:
         await repository.revoke_login(session, row.family_id)
         log.info("logout", extra={"user_id": row.user_id, "sid": str(row.family_id)})
+
+
+async def purge_finished_logins(db: Database, grace_seconds: int = 86_400) -> None:
+    """Housekeeping at start: logins whose refresh tokens are all long expired."""
+    async with db.sessionmaker.begin() as session:
+        removed = await repository.delete_finished_logins(session, grace_seconds)
+    if removed:
+        log.info("purged finished logins", extra={"count": removed})
