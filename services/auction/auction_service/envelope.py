@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from .errors import now_iso
 
@@ -38,6 +38,18 @@ Money = Annotated[Decimal, PlainSerializer(_number, return_type=float, when_used
 Quantity = Money
 Rate = Money
 Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str, when_used="json")]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("Text may not contain NUL characters")
+    return value
+
+
+# Text for the database: PostgreSQL `text` cannot hold NUL (it would be a 500, not a 400).
+DbText = Annotated[str, AfterValidator(_no_nul)]
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
 # The auth user id (BIGINT) rendered as a string, as the seed shows ids.
 CommissionerId = Annotated[str, BeforeValidator(str)]
 

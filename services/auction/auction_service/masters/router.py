@@ -8,7 +8,16 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
 from ..dependencies import CommissionerDep, SessionDep
-from ..envelope import Envelope, ListEnvelope, MessageData, error_responses, message, ok, ok_list
+from ..envelope import (
+    NO_NUL_PATTERN,
+    Envelope,
+    ListEnvelope,
+    MessageData,
+    error_responses,
+    message,
+    ok,
+    ok_list,
+)
 from ..idempotency import idempotent_create
 from ..pagination import PageDep
 from . import repository as repo
@@ -32,7 +41,12 @@ from .schemas import (
 router = APIRouter(prefix="/api")
 
 SearchQ = Annotated[
-    str | None, Query(max_length=200, description="Case-insensitive search in names")
+    str | None,
+    Query(
+        max_length=200,
+        pattern=NO_NUL_PATTERN,
+        description="Case-insensitive search in names (and phone, village)",
+    ),
 ]
 ActiveQ = Annotated[bool | None, Query(description="Only active (true) or inactive (false)")]
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from ..envelope import CommissionerId, Timestamp
+from ..envelope import CommissionerId, DbText, Timestamp
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
-Village = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Name = Annotated[DbText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[DbText, StringConstraints(strip_whitespace=True, max_length=50)]
+Village = Annotated[DbText, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
 class _Out(BaseModel):

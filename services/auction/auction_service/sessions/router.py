@@ -33,13 +33,16 @@ def _bounds(start: str | None, end: str | None) -> SessionFilters:
                 day = datetime.combine(date.fromisoformat(raw), datetime.min.time())
                 value = service.as_utc(day)
                 if name == "endDate":
+                    # A bare end date includes that whole day.
                     f["date_before"] = value + timedelta(days=1)
                 else:
                     f["date_from"] = value
                 continue
             value = service.as_utc(datetime.fromisoformat(raw))
         except ValueError as exc:
-            raise field_error(name, "Expected an ISO 8601 date or datetime", "query") from exc
+            raise field_error(
+                name, "Expected an ISO 8601 date or datetime in 1900..2999", "query"
+            ) from exc
         f["date_to" if name == "endDate" else "date_from"] = value
     return SessionFilters(**f)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from ..bills.schemas import BillOut
 from ..envelope import CommissionerId, Money, Quantity, Timestamp
@@ -15,8 +15,27 @@ from ..items.schemas import ItemOut
 SessionStatus = Literal["ACTIVE", "COMPLETED"]
 
 
+# Dates an auction can plausibly have; also keeps UTC conversion and day arithmetic in range.
+MIN_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_DATE = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """A value without an offset is UTC; outside 1900..2999 is a validation error."""
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("Date out of range") from exc
+    if not MIN_DATE <= value < MAX_DATE:
+        raise ValueError("Date must be between 1900-01-01 and 2999-12-31 (UTC)")
+    return value
+
+
+SessionDate = Annotated[datetime, AfterValidator(to_utc)]
+
+
 class SessionCreate(BaseModel):
-    date: datetime | None = Field(
+    date: SessionDate | None = Field(
         default=None,
         description="Defaults to the current instant; a value without an offset is UTC",
         examples=["2025-08-03T10:00:00.000Z"],
@@ -27,7 +46,7 @@ class SessionUpdate(BaseModel):
     """Both optional; a field sent as null is a 400."""
 
     status: SessionStatus | None = None
-    date: datetime | None = Field(default=None, examples=["2025-08-03T10:00:00.000Z"])
+    date: SessionDate | None = Field(default=None, examples=["2025-08-03T10:00:00.000Z"])
 
 
 class SessionCount(BaseModel):

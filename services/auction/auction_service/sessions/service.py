@@ -31,6 +31,7 @@ from .schemas import (
     SessionOut,
     SessionSummary,
     SessionUpdate,
+    to_utc,
 )
 
 SESSION_NOT_FOUND = "Session not found"
@@ -45,8 +46,8 @@ ZERO = Decimal("0.00")
 
 
 def as_utc(value: datetime) -> datetime:
-    """A datetime without an offset is taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """A datetime without an offset is taken as UTC (validated dates already are)."""
+    return to_utc(value)
 
 
 def session_out(obj: AuctionSession, items: int, bills: int) -> SessionOut:

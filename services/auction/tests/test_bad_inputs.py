@@ -1,0 +1,75 @@
+"""Zero 5xx: inputs the database or datetime arithmetic would choke on are clear 400s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/api/categories", "/api/farmers", "/api/buyers"])
+async def test_nul_character_in_text_is_400(api: Any, path: str) -> None:
+    """PostgreSQL text cannot hold NUL: a 400 VALIDATION_ERROR, never a 500."""
+    resp = await api.call("POST", path, 1, json={"name": "a\u0000b"})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+    resp = await api.call("GET", f"{path}?q=a%00b", 1)
+    assert resp.status_code == 400, resp.text
+
+
+async def test_nul_in_farmer_phone_and_village_is_400(api: Any) -> None:
+    for body in ({"name": "a", "phone": "1\u0000"}, {"name": "a", "village": "\u0000"}):
+        resp = await api.call("POST", "/api/farmers", 1, json=body)
+        assert resp.status_code == 400, resp.text
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00Z"],
+)
+async def test_session_date_out_of_range_is_400(api: Any, date: str) -> None:
+    """Dates at the edge of the calendar (offsets overflowing UTC) are 400, not 500."""
+    resp = await api.call("POST", "/api/sessions", 1, json={"date": date})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+    s = await api.session(1, "2025-08-03T10:00:00Z")
+    resp = await api.call("PUT", f"/api/sessions/{s['id']}", 1, json={"date": date})
+    assert resp.status_code == 400, resp.text
+    await api.ok("DELETE", f"/api/sessions/{s['id']}", 1)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "endDate=9999-12-31",
+        "startDate=0001-01-01T00:00:00+05:00",
+        "startDate=2025-02-30",
+        "endDate=%00",
+    ],
+)
+async def test_session_filter_dates_edge_cases_are_4xx(api: Any, query: str) -> None:
+    resp = await api.call("GET", f"/api/sessions?{query}", 1)
+    assert resp.status_code in (200, 400), resp.text
+
+
+async def test_huge_numbers_and_non_object_bodies_are_400(api: Any) -> None:
+    m = await api.masters()
+    s = await api.session()
+    url = f"/api/sessions/{s['id']}/items"
+    ids = ", ".join(f'"{k}": "{m[k]}"' for k in ("farmer_id", "product_id", "buyer_id"))
+    for extra in (
+        '"quantity": 1e400, "final_price": 1',
+        '"quantity": 1, "final_price": "1e5000"',
+        '"quantity": NaN, "final_price": 1',
+        '"quantity": 1, "final_price": -Infinity',
+    ):
+        raw = "{" + ids + ', "unit": "KG", ' + extra + "}"
+        resp = await api.call(
+            "POST", url, 1, content=raw.encode(), headers={"content-type": "application/json"}
+        )
+        assert resp.status_code == 400, (extra, resp.text)
+    for body in ([], "x", 5):
+        resp = await api.call("POST", url, 1, json=body)
+        assert resp.status_code == 400, resp.text
+    resp = await api.call("GET", "/api/sessions?page=99999999999999999999", 1)
+    assert resp.status_code == 400
