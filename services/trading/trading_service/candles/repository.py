@@ -6,6 +6,7 @@ AsyncSession first, timestamps are timezone-aware UTC datetimes, results are ord
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..timeframes import Timeframe
+from ..timeframes import EPOCH_MONDAY, Timeframe, aggregation_sources
 from .schemas import Bar
 
 __all__ = [
@@ -251,6 +252,168 @@ async def base_bars_between(
                 "iid": instrument_id,
                 "start": _aware(start_ts, "start_ts"),
                 "end": _aware(end_ts, "end_ts"),
+            },
+        )
+    ).all()
+    return _bars(rows)
+
+
+# --- Writes: bulk import and aggregation (used by candles.service and the demo seeder) ---
+
+_COPY_COLUMNS = ["instrument_id", "timeframe", "ts", "open", "high", "low", "close", "volume"]
+
+
+async def _driver_connection(s: AsyncSession) -> Any:
+    """The asyncpg connection under the session, inside the session's open transaction."""
+    conn = await s.connection()
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None or not driver.is_in_transaction():
+        # SQLAlchemy begins lazily; COPY outside the transaction would commit on its own.
+        raise RuntimeError("COPY needs the session's transaction to have begun")
+    return driver
+
+
+async def has_bars_in_range(
+    s: AsyncSession, instrument_id: int, tf: Timeframe, first_ts: datetime, last_ts: datetime
+) -> bool:
+    """Whether any bar exists with first_ts <= ts <= last_ts."""
+    value = (
+        await s.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM candles WHERE instrument_id = :iid "
+                "AND timeframe = :tf AND ts >= :first AND ts <= :last)"
+            ),
+            {"iid": instrument_id, "tf": tf.value, "first": first_ts, "last": last_ts},
+        )
+    ).scalar_one()
+    return bool(value)
+
+
+async def has_any_bars(s: AsyncSession, instrument_id: int) -> bool:
+    value = (
+        await s.execute(
+            text("SELECT EXISTS (SELECT 1 FROM candles WHERE instrument_id = :iid)"),
+            {"iid": instrument_id},
+        )
+    ).scalar_one()
+    return bool(value)
+
+
+async def copy_new_bars(s: AsyncSession, payload: bytes) -> None:
+    """COPY CSV rows (all of _COPY_COLUMNS) straight into candles: none may exist yet."""
+    driver = await _driver_connection(s)
+    await driver.copy_to_table(
+        "candles", source=io.BytesIO(payload), columns=_COPY_COLUMNS, format="csv", timeout=None
+    )
+
+
+async def upsert_bars(s: AsyncSession, payload: bytes) -> tuple[int, int]:
+    """COPY CSV rows into a scratch table, then insert-or-update them: (inserted, updated)."""
+    driver = await _driver_connection(s)
+    await s.execute(
+        text(
+            "CREATE TEMPORARY TABLE candle_import (LIKE candles INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+    )
+    await driver.copy_to_table(
+        "candle_import",
+        source=io.BytesIO(payload),
+        columns=_COPY_COLUMNS,
+        format="csv",
+        timeout=None,
+    )
+    row = (
+        await s.execute(
+            text(
+                "WITH up AS ("
+                " INSERT INTO candles SELECT * FROM candle_import"
+                " ON CONFLICT (instrument_id, timeframe, ts) DO UPDATE SET"
+                " open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,"
+                " close = EXCLUDED.close, volume = EXCLUDED.volume"
+                # xmax is 0 on a freshly inserted row version, the locker's xid on an update.
+                " RETURNING (xmax = 0) AS inserted)"
+                " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+                " FROM up"
+            )
+        )
+    ).one()
+    await s.execute(text("DROP TABLE candle_import"))
+    return int(row[0]), int(row[1])
+
+
+_AGGREGATE = text(
+    "INSERT INTO candles (instrument_id, timeframe, ts, open, high, low, close, volume) "
+    "SELECT :iid, :tf, b.bucket, (array_agg(b.open ORDER BY b.ts))[1], max(b.high), "
+    "min(b.low), (array_agg(b.close ORDER BY b.ts DESC))[1], sum(b.volume) "
+    "FROM (SELECT date_bin(make_interval(secs => :secs), ts, :origin) AS bucket, "
+    "ts, open, high, low, close, volume FROM candles "
+    "WHERE instrument_id = :iid AND timeframe = :src AND ts >= :lo AND ts < :hi) b "
+    "GROUP BY b.bucket "
+    "ON CONFLICT (instrument_id, timeframe, ts) DO UPDATE SET "
+    "open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, "
+    "close = EXCLUDED.close, volume = EXCLUDED.volume "
+    # An unchanged bucket is left alone: no dead row version for nothing.
+    "WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume) "
+    "IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, "
+    "EXCLUDED.volume)"
+)
+
+
+async def rebuild_aggregates(
+    s: AsyncSession, instrument_id: int, base: Timeframe, first_ts: datetime, last_ts: datetime
+) -> None:
+    """Recompute every higher timeframe's buckets touched by base bars in [first_ts, last_ts].
+
+    Each timeframe is built from the coarsest finer one that divides it (M5 from M1, H1 from
+    M30, W1 from D1...): buckets nest, so the result equals aggregating the base bars directly,
+    at a fraction of the rows. Buckets start at EPOCH_MONDAY's grid: D1 at midnight, W1 Monday.
+    """
+    for tf, src in aggregation_sources(base).items():
+        await s.execute(
+            _AGGREGATE,
+            {
+                "iid": instrument_id,
+                "tf": tf.value,
+                "src": src.value,
+                "secs": tf.seconds,
+                "origin": EPOCH_MONDAY,
+                "lo": tf.floor(first_ts),
+                "hi": tf.floor(last_ts) + tf.delta,
+            },
+        )
+
+
+async def delete_bars(s: AsyncSession, instrument_id: int) -> None:
+    await s.execute(text("DELETE FROM candles WHERE instrument_id = :iid"), {"iid": instrument_id})
+
+
+async def list_bars(
+    s: AsyncSession,
+    instrument_id: int,
+    tf: Timeframe,
+    *,
+    from_ts: datetime | None,
+    to_ts: datetime | None,
+    limit: int,
+) -> list[Bar]:
+    """With `from_ts`: the first `limit` bars in [from_ts, to_ts]; without it, the last
+    `limit` bars at or before to_ts. Oldest first either way."""
+    if from_ts is None:
+        return await latest_bars(s, instrument_id, tf, until_ts=_until(to_ts), limit=limit)
+    rows = (
+        await s.execute(
+            text(
+                "SELECT ts, open, high, low, close, volume FROM candles "
+                "WHERE instrument_id = :iid AND timeframe = :tf AND ts >= :from AND ts <= :until "
+                "ORDER BY ts LIMIT :limit"
+            ),
+            {
+                "iid": instrument_id,
+                "tf": tf.value,
+                "from": _aware(from_ts, "from_ts"),
+                "until": _until(to_ts),
+                "limit": limit,
             },
         )
     ).all()
