@@ -315,6 +315,21 @@ async def test_bill_number_grows_past_999(
     assert data(await bill(client, hdr(C1), sid, fid))["bill_number"] == "BILL-1000"
 
 
+async def test_sold_lots_are_billable_after_the_session_completes_or_farmer_deactivates(
+    client: httpx.AsyncClient, floor: Floor, hdr: Any, auction_app: FastAPI
+) -> None:
+    """Decision: billing settles lots already sold, so a COMPLETED session and a farmer
+    deactivated since (SPEC: deactivate instead of delete) are still billed."""
+    sid, fid = await floor.session(C1), await floor.farmer(C1)
+    await floor.lots(C1, sid, fid, ["42.00"])
+    async with auction_app.state.db.sessionmaker.begin() as db:
+        await db.execute(update(AuctionSession).values(status="COMPLETED"))
+        await db.execute(update(Farmer).values(active=False))
+    resp = await bill(client, hdr(C1), sid, fid)
+    assert resp.status_code == 201, resp.text
+    assert Decimal(data(resp)["total_amount"]) == Decimal("42.00")
+
+
 async def test_generation_session_and_farmer_checks(
     client: httpx.AsyncClient, floor: Floor, hdr: Any
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -82,11 +82,11 @@ async def create_bill(
     """Bill every unbilled item of one farmer in the session (Idempotency-Key supported)."""
     sid = service.parse_id(session_id, "Session")
 
-    async def handler() -> dict[str, Any]:
+    async def handler() -> Envelope[BillOut]:
         bill = await service.generate_bill(
             db, principal.user_id, sid, body.farmer_id, body.commission_rate
         )
-        return ok(bill_out(bill)).model_dump(mode="json")
+        return ok(bill_out(bill))
 
     return await idempotent_create(db, request, principal, handler)
 
@@ -155,12 +155,12 @@ async def create_payment(
     """Record a payout to the farmer against the bill (Idempotency-Key supported)."""
     bid = service.parse_id(bill_id, "Bill")
 
-    async def handler() -> dict[str, Any]:
+    async def handler() -> Envelope[PaymentCreated]:
         payment, bill = await service.add_payment(
             db, principal.user_id, bid, body.amount, body.method, body.note
         )
         data = PaymentCreated(**payment_out(payment).model_dump(), bill=bill_status_out(bill))
-        return ok(data).model_dump(mode="json")
+        return ok(data)
 
     return await idempotent_create(db, request, principal, handler)
 
