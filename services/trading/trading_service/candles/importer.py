@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from servicekit.errors import BadRequest
+
 from ..timeframes import EPOCH_MONDAY, Timeframe
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
@@ -168,12 +170,16 @@ class _Validator:
             if o <= _ZERO or h <= _ZERO or lo <= _ZERO or c <= _ZERO:
                 return self._fail(row, line, "prices must be positive", raw, "price")
             if o >= MAX_PRICE or h >= MAX_PRICE or lo >= MAX_PRICE or c >= MAX_PRICE:
+                if not all(d.is_finite() for d in (o, h, lo, c)):
+                    return self._fail(row, line, "prices must be finite numbers", raw, "price")
                 return self._fail(row, line, "prices must be below 1E+12", raw, "price")
             if h < o or h < c:
                 return self._fail(row, line, f"high {h} is below max(open, close)", raw, "ohlc")
             if lo > o or lo > c:
                 return self._fail(row, line, f"low {lo} is above min(open, close)", raw, "ohlc")
             if v < _ZERO or v >= MAX_VOLUME:
+                if not v.is_finite():
+                    return self._fail(row, line, "volume must be a finite number", raw, "volume")
                 return self._fail(row, line, "volume must be >= 0 and below 1E+15", raw, "volume")
         except ArithmeticError:
             return self._fail(row, line, "values must be finite numbers", raw, "value_error")
@@ -289,7 +295,8 @@ def parse_json(data: bytes, tf: Timeframe) -> ParsedCandles:
     try:
         doc = json.loads(data, parse_float=Decimal, parse_int=Decimal)
     except (ValueError, RecursionError) as exc:
-        return _whole_file_error(f"malformed JSON: {exc}")
+        # The same answer as any malformed JSON body in this service.
+        raise BadRequest("Malformed JSON body") from exc
     if isinstance(doc, dict) and isinstance(doc.get("candles"), list):
         doc = doc["candles"]
     if not isinstance(doc, list):

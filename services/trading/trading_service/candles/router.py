@@ -69,7 +69,7 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
 @router.post(
     "/instruments/{instrument_id}/candles",
     response_model=ImportResult,
-    responses=errors(401, 403, 404, 409, 413, 415, 422),
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 422),
     openapi_extra=_IMPORT_BODY,
 )
 async def import_candles(
