@@ -1,0 +1,422 @@
+"""`make bench`: the SPEC section 7 benchmarks that exist so far, measured in one run on this
+machine and printed as a table of ratios.
+
+The whole stack runs as `make run` runs it (one uvicorn process per service, Traefik, a durable
+embedded PostgreSQL), on free ports and a throwaway data directory. Load comes from `wrk`
+(Debian's package; installed with apt-get when missing and allowed), one thread, so the
+client takes as little of the 2 cores as possible; the client's own CPU use is measured and
+printed next to each figure, to show it is not the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .stack import HOST, REPO_ROOT, ManagedProcess, Ports, Stack, port_in_use
+
+RESULTS_DIR = REPO_ROOT / "bench-results"
+
+
+@dataclass
+class LoadResult:
+    name: str
+    url: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    errors: int
+    client_cpu_pct: float  # of one core, over the run
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.requests_per_s:,.0f} | {self.p50_ms:.2f} | "
+            f"{self.p99_ms:.2f} | {self.client_cpu_pct:.0f}% |"
+        )
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk (Debian package) ...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=False,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        if shutil.which("wrk") is None:
+            subprocess.run(
+                ["apt-get", "update", "-qq"], check=False, env=env, stdout=subprocess.DEVNULL
+            )
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "wrk"],
+                check=False,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit(
+        "make bench needs wrk: `apt-get install wrk` (Debian/Ubuntu) or your "
+        "system's package manager"
+    )
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(
+    wrk: str,
+    name: str,
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    argv = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for key, value in (headers or {}).items():
+        argv += ["-H", f"{key}: {value}"]
+    argv.append(url)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx_m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    err_m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = sum(int(g) for g in err_m.groups()) if err_m else 0
+    return LoadResult(
+        name,
+        url,
+        rps,
+        p50,
+        p99,
+        total,
+        int(non2xx_m.group(1)) if non2xx_m else 0,
+        errors,
+        100.0 * cpu / wall,
+    )
+
+
+def m1_bars_csv(count: int, start: datetime, seed: int = 7) -> tuple[str, datetime, datetime]:
+    """`count` M1 bid bars from `start`, market closed Friday 22:00 to Sunday 22:00 UTC."""
+    rng = random.Random(seed)
+    lines = ["timestamp,open,high,low,close,volume"]
+    ts = start
+    price = 1.10000
+    first = last = start
+    minute = timedelta(minutes=1)
+    while len(lines) <= count:
+        wd, hour = ts.weekday(), ts.hour
+        closed = (wd == 4 and hour >= 22) or wd == 5 or (wd == 6 and hour < 22)
+        if not closed:
+            open_ = price
+            close = max(0.5, open_ + rng.gauss(0, 0.00012))
+            high = max(open_, close) + abs(rng.gauss(0, 0.00005))
+            low = min(open_, close) - abs(rng.gauss(0, 0.00005))
+            lines.append(
+                f"{ts.isoformat().replace('+00:00', 'Z')},{open_:.5f},{high:.5f},"
+                f"{low:.5f},{close:.5f},{rng.randint(1, 500)}"
+            )
+            if len(lines) == 2:
+                first = ts
+            last = ts
+            price = close
+        ts += minute
+    return "\n".join(lines) + "\n", first, last
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * pct / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each load run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--bars", type=int, default=1_000_000, help="M1 bars to import")
+    args = parser.parse_args(argv)
+
+    wrk = ensure_wrk()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
+    ports = Ports.free()
+    admin_email, admin_password = "bench-admin@example.com", "bench-admin-password-1"
+    stack = Stack(
+        data_dir, ports, seed_demo=False, admin_email=admin_email, admin_password=admin_password
+    )
+    raw: ManagedProcess | None = None
+    results: list[LoadResult] = []
+    figures: dict[str, Any] = {}
+    try:
+        print(f"starting the stack in {data_dir} ...", flush=True)
+        stack.start()
+        gw = stack.gateway_url
+        trading = stack.service_url("trading")
+        with httpx.Client(timeout=600) as http:
+            login = http.post(
+                f"{gw}/auth/login", json={"email": admin_email, "password": admin_password}
+            )
+            login.raise_for_status()
+            auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+            inst = http.post(
+                f"{trading}/instruments",
+                headers=auth,
+                json={
+                    "symbol": "BENCH",
+                    "description": "benchmark bars",
+                    "digits": 5,
+                    "contract_size": 100000,
+                    "min_volume": 0.01,
+                    "volume_step": 0.01,
+                    "max_volume": 100,
+                    "base_timeframe": "M1",
+                },
+            )
+            inst.raise_for_status()
+            instrument_id = inst.json()["id"]
+
+            print(f"generating {args.bars:,} M1 bars ...", flush=True)
+            csv_text, first_ts, last_ts = m1_bars_csv(args.bars, datetime(2023, 1, 2, tzinfo=UTC))
+            body = csv_text.encode()
+            print(
+                f"importing {args.bars:,} M1 bars ({len(body) / 2**20:.0f} MiB CSV) ...", flush=True
+            )
+            t0 = time.perf_counter()
+            imp = http.post(
+                f"{trading}/instruments/{instrument_id}/candles",
+                headers={**auth, "Content-Type": "text/csv"},
+                content=body,
+            )
+            import_s = time.perf_counter() - t0
+            imp.raise_for_status()
+            figures["import_bars"] = args.bars
+            figures["import_seconds"] = round(import_s, 2)
+            figures["import_bars_per_s"] = round(args.bars / import_s)
+
+            # A session over the first year of data, revealed up to its end.
+            year_end = min(first_ts + timedelta(days=365), last_ts - timedelta(days=2))
+            sess = http.post(
+                f"{trading}/sessions",
+                headers=auth,
+                json={
+                    "instrument_id": instrument_id,
+                    "timeframe": "H1",
+                    "speed": "1x",
+                    "start_ts": first_ts.isoformat(),
+                    "end_ts": (year_end + timedelta(days=30)).isoformat(),
+                    "initial_balance": 10000,
+                    "leverage": 100,
+                    "spread_pts": 20,
+                    "slippage_pts": 5,
+                    "commission_per_fill": 7,
+                },
+            )
+            sess.raise_for_status()
+            session_id = sess.json()["id"]
+            http.post(f"{trading}/sessions/{session_id}/start", headers=auth).raise_for_status()
+            http.post(
+                f"{trading}/sessions/{session_id}/seek",
+                headers=auth,
+                json={"ts": year_end.isoformat()},
+            ).raise_for_status()
+            http.post(f"{trading}/sessions/{session_id}/pause", headers=auth).raise_for_status()
+            check = http.get(f"{trading}/sessions/{session_id}/candles?limit=500", headers=auth)
+            check.raise_for_status()
+            figures["candles_returned"] = len(check.json()["candles"])
+
+        # The raw-asyncpg baseline, served by uvicorn exactly like the service.
+        raw_port = Ports.free().aux
+        raw_dsn = stack.resolved_urls["trading"].replace("postgresql+asyncpg://", "postgresql://")
+        raw = ManagedProcess(
+            "bench-raw",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "devstack.bench_raw:app",
+                "--host",
+                HOST,
+                "--port",
+                str(raw_port),
+                "--no-access-log",
+            ],
+            {**os.environ, "BENCH_RAW_DSN": raw_dsn},
+            stack.logs_dir / "bench-raw.log",
+            REPO_ROOT,
+        )
+        raw.start()
+        deadline = time.monotonic() + 30
+        while not port_in_use(raw_port):
+            if time.monotonic() > deadline or not raw.running:
+                raise SystemExit(f"baseline server did not start: {raw.log_tail()}")
+            time.sleep(0.2)
+
+        s, c = args.seconds, args.connections
+        path = f"/sessions/{session_id}"
+        print("load runs (wrk, 1 thread) ...", flush=True)
+        results.append(
+            run_wrk(
+                wrk,
+                "client ceiling: baseline 404 (no DB)",
+                f"http://{HOST}:{raw_port}/nothing",
+                seconds=s,
+                connections=c,
+            )
+        )
+        results.append(
+            run_wrk(
+                wrk,
+                "raw asyncpg GET /sessions/{id}",
+                f"http://{HOST}:{raw_port}{path}",
+                seconds=s,
+                connections=c,
+            )
+        )
+        results.append(
+            run_wrk(
+                wrk,
+                "service GET /sessions/{id} (direct)",
+                f"{trading}{path}",
+                seconds=s,
+                connections=c,
+                headers=auth,
+            )
+        )
+        results.append(
+            run_wrk(
+                wrk,
+                "gateway GET /sessions/{id}",
+                f"{gw}{path}",
+                seconds=s,
+                connections=c,
+                headers=auth,
+            )
+        )
+        results.append(
+            run_wrk(
+                wrk,
+                "candles limit=500 H1 (direct, 4 conns)",
+                f"{trading}{path}/candles?limit=500",
+                seconds=s,
+                connections=4,
+                headers=auth,
+            )
+        )
+        results.append(
+            run_wrk(
+                wrk,
+                "candles limit=500 H1 (gateway, 4 conns)",
+                f"{gw}{path}/candles?limit=500",
+                seconds=s,
+                connections=4,
+                headers=auth,
+            )
+        )
+    finally:
+        if raw is not None:
+            raw.stop()
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    by = {r.name: r for r in results}
+    raw_r = by["raw asyncpg GET /sessions/{id}"]
+    direct = by["service GET /sessions/{id} (direct)"]
+    gateway = by["gateway GET /sessions/{id}"]
+    candles = by["candles limit=500 H1 (direct, 4 conns)"]
+    bad = [r.name for r in results[1:] if r.non_2xx or r.errors]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    fastest = max(r.requests_per_s for r in results[1:])
+    ratios = [
+        (
+            "gateway ÷ direct, GET /sessions/{id} req/s",
+            f"{gateway.requests_per_s / direct.requests_per_s:.2f}",
+        ),
+        (
+            "service ÷ raw asyncpg, GET /sessions/{id} req/s",
+            f"{direct.requests_per_s / raw_r.requests_per_s:.2f}",
+        ),
+        ("client ceiling ÷ fastest measured run", f"{results[0].requests_per_s / fastest:.2f}"),
+        (
+            f"import {figures['import_bars']:,} M1 bars",
+            f"{figures['import_seconds']} s = {figures['import_bars_per_s']:,} bars/s",
+        ),
+        (
+            "candles?limit=500 at H1 over a year of M1 (direct)",
+            f"p50 {candles.p50_ms:.1f} ms, p99 {candles.p99_ms:.1f} ms",
+        ),
+    ]
+    lines = [
+        f"Benchmarks, {when}, {machine}; wrk -t1 -c{args.connections} -d{args.seconds}s",
+        "",
+        "| run | req/s | p50 ms | p99 ms | wrk CPU |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *[r.row() for r in results],
+        "",
+        "| ratio | value |",
+        "| --- | ---: |",
+        *[f"| {name} | {value} |" for name, value in ratios],
+    ]
+    if bad:
+        lines.append(f"\nWARNING: non-2xx or socket errors in: {', '.join(bad)}")
+    report = "\n".join(lines)
+    print("\n" + report)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "latest.md").write_text(report + "\n")
+    (RESULTS_DIR / "latest.json").write_text(
+        json.dumps(
+            {
+                "when": when,
+                "machine": machine,
+                "figures": figures,
+                "runs": [asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
