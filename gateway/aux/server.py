@@ -4,6 +4,7 @@ Standard library only, so it runs from any Python 3.11+ and in a tiny container.
 
 - `GET /healthz`: 200 only when every service's `/readyz` answers 200, checked in parallel with
   short timeouts; otherwise 503 with each service's state.
+- `GET /livez`: 200 while this process runs (its own container healthcheck).
 - `/errors/<service>/<status>`: the target of Traefik's `errors` middleware. Trading and auth
   errors are FastAPI's `{"detail": ...}`; auction errors are the seed's envelope
   `{"success": false, "error": {"message", "code"}, "meta": {"timestamp"}}`.
@@ -150,6 +151,9 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/healthz" and self.command in ("GET", "HEAD"):
             self._healthz(rid)
+            return
+        if path == "/livez":  # this process only (the container's healthcheck)
+            self._send_json(200, {"status": "ok"}, rid)
             return
         match = _ERROR_PATH.match(path)
         if match and match["service"] in SERVICES:

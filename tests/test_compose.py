@@ -1,0 +1,271 @@
+"""docker-compose.yml cannot run on these machines, so it is checked here: its services, its
+environment and its routing agree with the services' Settings and with what `make run` uses
+(devstack.stack), and each Dockerfile is multi-stage, non-root and has a healthcheck."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devstack.stack import (
+    DYNAMIC_CONFIG,
+    SERVICES,
+    STATIC_CONFIG,
+    Ports,
+    Stack,
+    traefik_static_config,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = REPO_ROOT / "docker-compose.yml"
+DB_SERVICES = {f"{name}-db" for name in SERVICES}
+ENV_REF = re.compile(r'env\s+"([A-Z0-9_]+)"')
+
+# SPEC section 5 (and section 3's /orders): path prefix -> owning service.
+SPEC_ROUTES = {
+    "/auth": "auth",
+    "/sessions": "trading",
+    "/instruments": "trading",
+    "/positions": "trading",
+    "/reports": "trading",
+    "/orders": "trading",
+    "/api": "auction",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def dynamic() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DYNAMIC_CONFIG.read_text())
+    return data
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _settings_fields(name: str) -> set[str]:
+    config = importlib.import_module(f"{name}_service.config")
+    return set(config.Settings.model_fields)
+
+
+def test_one_container_per_service_one_database_each_traefik_v3_and_aux(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert set(services) == {*SERVICES, *DB_SERVICES, "traefik", "gateway-aux"}
+    assert services["traefik"]["image"].startswith("traefik:v3")
+    for db in DB_SERVICES:
+        assert services[db]["image"].startswith("postgres:")
+        assert "healthcheck" in services[db]
+        assert services[db]["volumes"], f"{db} keeps its data in a volume"
+    # One database per service: distinct volumes.
+    volumes = [services[db]["volumes"][0].split(":")[0] for db in DB_SERVICES]
+    assert len(set(volumes)) == 3
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_app_builds_its_dockerfile_and_waits_for_its_own_healthy_database(
+    compose: dict[str, Any], name: str
+) -> None:
+    service = compose["services"][name]
+    assert service["build"]["context"] == "."
+    assert service["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+    assert service["depends_on"] == {f"{name}-db": {"condition": "service_healthy"}}
+    assert f"@{name}-db:5432/{name}" in _env(service)[f"{name.upper()}_DATABASE_URL"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_env_names_are_fields_of_the_service_settings(
+    compose: dict[str, Any], name: str
+) -> None:
+    prefix = f"{name.upper()}_"
+    fields = _settings_fields(name)
+    env = _env(compose["services"][name])
+    assert env
+    for key in env:
+        assert key.startswith(prefix), f"{name}: {key} lacks the {prefix} prefix"
+        assert key[len(prefix) :].lower() in fields, f"{name}: {key} is not a Settings field"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_sets_every_variable_make_run_sets(
+    compose: dict[str, Any], name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the launcher wires (database, issuer, audience, JWKS, origins, cookies, admin)
+    is wired in compose too."""
+    for key in list(os.environ):
+        if key.startswith(f"{name.upper()}_"):
+            monkeypatch.delenv(key)
+    stack = Stack(
+        tmp_path,
+        Ports(),
+        database_urls={n: f"postgresql://x@h/{n}" for n in SERVICES},
+        admin_email="a@example.com",
+        admin_password="password1",
+    )
+    stack.resolved_urls = dict(stack.database_urls)
+    launcher_keys = {k for k in stack.service_env(name) if k.startswith(f"{name.upper()}_")} - {
+        f"{name.upper()}_ENVIRONMENT"
+    }  # the images set it (production)
+    compose_keys = set(_env(compose["services"][name]))
+    assert launcher_keys <= compose_keys, launcher_keys - compose_keys
+    # The same issuer and audience everywhere, as the launcher does.
+    issuers = {_env(compose["services"][n])[f"{n.upper()}_JWT_ISSUER"] for n in SERVICES}
+    assert len(issuers) == 1
+
+
+def test_traefik_mounts_the_dynamic_file_the_launcher_uses(compose: dict[str, Any]) -> None:
+    traefik = compose["services"]["traefik"]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in traefik["volumes"]}
+    static = yaml.safe_load(STATIC_CONFIG.read_text())
+    dynamic_target = static["providers"]["file"]["filename"]
+    assert (REPO_ROOT / mounts[dynamic_target]).resolve() == DYNAMIC_CONFIG.resolve()
+    assert (REPO_ROOT / mounts["/etc/traefik/traefik.yml"]).resolve() == STATIC_CONFIG.resolve()
+    # The launcher runs Traefik on the very same dynamic file, and on the same static
+    # settings except listen addresses and file paths.
+    local = traefik_static_config(Ports(), Path("/tmp/access.log"))
+    assert local["providers"]["file"]["filename"] == str(DYNAMIC_CONFIG)
+    for key in ("metrics", "ping", "accessLog", "log", "global"):
+        original = dict(static[key])
+        changed = dict(local[key])
+        changed.pop("filePath", None)
+        assert changed == original, key
+    assert set(local["entryPoints"]) == set(static["entryPoints"]) == {"web", "metrics"}
+
+
+def test_traefik_environment_covers_every_env_reference_of_the_dynamic_file(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    referenced = set(ENV_REF.findall(DYNAMIC_CONFIG.read_text()))
+    assert {"AUTH_URL", "TRADING_URL", "AUCTION_URL", "GATEWAY_AUX_URL"} <= referenced
+    env = _env(compose["services"]["traefik"])
+    assert referenced <= set(env), referenced - set(env)
+    for name in SERVICES:
+        assert env[f"{name.upper()}_URL"] == f"http://{name}:8000"
+    # The launcher gives its Traefik every variable without a template default.
+    required = {v for v in referenced if f'env "{v}" | default' not in DYNAMIC_CONFIG.read_text()}
+    launcher_env = Stack(tmp_path, Ports()).gateway_env()
+    assert required <= set(launcher_env)
+    # gateway-aux checks the same service addresses.
+    aux = _env(compose["services"]["gateway-aux"])
+    assert {k: v for k, v in env.items() if k in aux} == aux
+
+
+def _rule_prefixes(rule: str) -> set[str]:
+    paths = set(re.findall(r"Path\(`([^`]+)`\)", rule))
+    prefixes = {p.rstrip("/") for p in re.findall(r"PathPrefix\(`([^`]+)`\)", rule)}
+    regexps = re.findall(r"PathRegexp\(`\^(/[a-z]+)/", rule)
+    return (paths | prefixes | set(regexps)) - {""}
+
+
+def test_routes_match_the_spec_table(dynamic: dict[str, Any]) -> None:
+    routers = dynamic["http"]["routers"]
+    owners: dict[str, set[str]] = {}
+    for name, router in routers.items():
+        if router["service"] == "gateway-aux":
+            continue
+        assert router["entryPoints"] == ["web"], name  # one entrypoint for clients
+        for prefix in _rule_prefixes(router["rule"]):
+            top = "/" + prefix.strip("/").split("/")[0]
+            owners.setdefault(top, set()).add(router["service"])
+    assert {k: next(iter(v)) for k, v in owners.items()} == SPEC_ROUTES
+    assert all(len(v) == 1 for v in owners.values())
+
+
+def test_prefix_routes_use_path_or_path_prefix_with_slash(dynamic: dict[str, Any]) -> None:
+    """``Path(`/sessions`) || PathPrefix(`/sessions/`)``, so `/sessionsX` is not trading's."""
+    for name, router in dynamic["http"]["routers"].items():
+        for prefix in re.findall(r"PathPrefix\(`([^`]+)`\)", router["rule"]):
+            if prefix == "/":
+                assert router["service"] == "gateway-aux" and router["priority"] == 1
+                continue
+            assert prefix.endswith("/"), (name, prefix)
+            assert f"Path(`{prefix.rstrip('/')}`)" in router["rule"], (name, prefix)
+
+
+def test_no_prefix_stripping_no_forward_auth_and_retries_only_on_idempotent_routers(
+    dynamic: dict[str, Any],
+) -> None:
+    middlewares = dynamic["http"]["middlewares"]
+    kinds = {name: next(iter(spec)) for name, spec in middlewares.items()}
+    assert not {"stripPrefix", "stripPrefixRegex", "forwardAuth", "replacePath"} & set(
+        kinds.values()
+    )
+    for name, router in dynamic["http"]["routers"].items():
+        used = router.get("middlewares", [])
+        assert used[0] == "security-headers", name
+        retried = any(kinds[m] == "retry" for m in used)
+        rule = router["rule"]
+        if retried:
+            methods = set(re.findall(r"Method\(`([A-Z]+)`\)", rule))
+            assert methods and methods <= {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}, name
+        if router["service"] != "gateway-aux" and "Method(`GET`)" not in rule:
+            # Everything that may carry a body has a body limit.
+            assert any(kinds[m] == "buffering" for m in used), name
+
+
+def test_body_limits_are_1_mib_and_larger_for_the_candle_import(dynamic: dict[str, Any]) -> None:
+    middlewares = dynamic["http"]["middlewares"]
+    assert middlewares["body-limit"]["buffering"]["maxRequestBodyBytes"] == 1024 * 1024
+    candles = middlewares["candle-import-body-limit"]["buffering"]["maxRequestBodyBytes"]
+    assert candles >= 64 * 1024 * 1024
+    router = dynamic["http"]["routers"]["trading-candle-import"]
+    assert "candle-import-body-limit" in router["middlewares"]
+    assert "Method(`POST`)" in router["rule"] and "/candles$" in router["rule"]
+    login = dynamic["http"]["routers"]["auth-login"]
+    assert "auth-rate-limit" in login["middlewares"]
+    assert set(re.findall(r"Path\(`([^`]+)`\)", login["rule"])) == {
+        "/auth/login",
+        "/auth/register",
+    }
+
+
+def _dockerfile(path: Path) -> list[tuple[str, str]]:
+    """(instruction, arguments) with continuation lines joined."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, args = line.partition(" ")
+            out.append((instruction.upper(), args.strip()))
+    return out
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_dockerfile_is_multi_stage_non_root_with_healthcheck(name: str) -> None:
+    steps = _dockerfile(REPO_ROOT / "services" / name / "Dockerfile")
+    froms = [args for ins, args in steps if ins == "FROM"]
+    assert len(froms) >= 2, "multi-stage"
+    assert any("AS builder" in f for f in froms)
+    assert any(ins == "COPY" and "--from=builder" in args for ins, args in steps)
+    users = [args for ins, args in steps if ins == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    health = [args for ins, args in steps if ins == "HEALTHCHECK"]
+    assert health and "/healthz" in health[-1]
+    cmd = next(args for ins, args in reversed(steps) if ins == "CMD")
+    assert "alembic -c alembic.ini upgrade head" in cmd
+    assert f"uvicorn {name}_service.main:create_app --factory" in cmd
+    assert "--port 8000" in cmd
+
+
+def test_gateway_aux_dockerfile_is_non_root_with_healthcheck() -> None:
+    steps = _dockerfile(REPO_ROOT / "gateway" / "aux" / "Dockerfile")
+    users = [args for ins, args in steps if ins == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert any(ins == "HEALTHCHECK" and "/livez" in args for ins, args in steps)
