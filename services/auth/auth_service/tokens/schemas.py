@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..users.schemas import UserOut
+from ..users.schemas import UserOut, no_control_characters
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Not format-checked: a malformed address is just an unknown one (the same 401).
-    email: str = Field(min_length=1, max_length=320)
+    email: Annotated[
+        str, Field(min_length=1, max_length=320), AfterValidator(no_control_characters)
+    ]
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -53,13 +54,24 @@ def validate_email(value: str) -> str:
     return value
 
 
+def no_control_characters(value: str) -> str:
+    """PostgreSQL text cannot hold NUL, and no name or address needs control characters."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def _normalize(value: object) -> object:
     return normalize_email(value) if isinstance(value, str) else value
 
 
 Email = Annotated[str, BeforeValidator(_normalize), AfterValidator(validate_email)]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(no_control_characters),
+]
 SelfAssignableRole = Literal["trader", "commissioner"]
 
 
