@@ -85,9 +85,46 @@ async def advance_to(
     """
     sess.current_ts = target
     if last:
-        sess.session_status = SessionStatus.COMPLETED
-        sess.anchor_at = None
-    elif sess.session_status == SessionStatus.RUNNING:
+        await finish(s, sess, now)
+        return
+    if sess.session_status == SessionStatus.RUNNING:
+        sess.anchor_at = now
+    sess.updated_at = now
+    await s.flush()
+
+
+async def finish(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
+    """Complete a locked session on its current bar: the end of its range or data, or `stop`.
+
+    The one place a replay ends (open positions will close here at SESSION_END).
+    """
+    sess.session_status = SessionStatus.COMPLETED
+    sess.anchor_at = None
+    sess.updated_at = now
+    await s.flush()
+
+
+async def pause(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
+    """Freeze a locked, materialized RUNNING clock on the bar it has revealed."""
+    sess.session_status = SessionStatus.PAUSED
+    sess.anchor_at = None
+    sess.updated_at = now
+    await s.flush()
+
+
+async def resume(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
+    """Let a locked PAUSED clock run again, counting from `now`."""
+    sess.session_status = SessionStatus.RUNNING
+    sess.anchor_at = now
+    sess.updated_at = now
+    await s.flush()
+
+
+async def set_speed(s: AsyncSession, sess: TradingSession, speed: str, now: datetime) -> None:
+    """Change the speed of a locked, materialized session: what was revealed stays revealed,
+    and a RUNNING clock counts on from `now` at the new speed."""
+    sess.speed = speed
+    if sess.session_status == SessionStatus.RUNNING:
         sess.anchor_at = now
     sess.updated_at = now
     await s.flush()

@@ -193,18 +193,15 @@ async def _apply(s: AsyncSession, sess: TradingSession, action: Action, now: dat
         await clock.start(s, sess, first, now)
         return
     if action is Action.PAUSE:
-        sess.session_status = SessionStatus.PAUSED
-        sess.anchor_at = None
+        await clock.pause(s, sess, now)
     elif action is Action.RESUME:
-        sess.session_status = SessionStatus.RUNNING
-        sess.anchor_at = now
+        await clock.resume(s, sess, now)
     elif action is Action.STOP:
-        sess.session_status = SessionStatus.COMPLETED
-        sess.anchor_at = None
+        await clock.finish(s, sess, now)
     elif action is Action.ARCHIVE:
         sess.session_status = SessionStatus.ARCHIVED
-    sess.updated_at = now
-    await s.flush()
+        sess.updated_at = now
+        await s.flush()
 
 
 async def transition(
@@ -220,9 +217,7 @@ async def update_session(
 ) -> SessionOut:
     """end_ts, then speed, then the status change, all on the clock as of now."""
     sess, now = await _locked(s, principal, session_id)
-    fields = body.model_fields_set
-    changed = False
-    if "end_ts" in fields and body.end_ts != sess.end_ts:
+    if "end_ts" in body.model_fields_set and body.end_ts != sess.end_ts:
         if sess.session_status in FINISHED:
             raise BadRequest(f"end_ts of a {sess.session_status} session cannot change")
         if body.end_ts is not None:
@@ -234,21 +229,16 @@ async def update_session(
                     "end_ts is before current_ts: bars after it were already revealed",
                 )
         sess.end_ts = body.end_ts
-        changed = True
+        sess.updated_at = now
+        await s.flush()
         await clock.recheck_end(s, sess, now)
     if body.speed is not None and body.speed != sess.speed:
         if sess.session_status in FINISHED:
             raise BadRequest(f"speed of a {sess.session_status} session cannot change")
-        sess.speed = body.speed.value
-        if sess.session_status == SessionStatus.RUNNING:
-            sess.anchor_at = now  # materialized above: what was revealed stays revealed
-        changed = True
+        await clock.set_speed(s, sess, body.speed.value, now)  # materialized above
     if body.session_status is not None:
         action = action_for(sess.session_status, body.session_status)
         await _apply(s, sess, action, now)
-    elif changed:
-        sess.updated_at = now
-        await s.flush()
     return SessionOut.build(sess)
 
 

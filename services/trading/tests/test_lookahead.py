@@ -1,0 +1,228 @@
+"""SPEC 3, no look-ahead: GET /sessions/{id}/candles never shows a bar after current_ts,
+whatever moved the clock (start, step, seek, pause, resume, speed change, playback), at
+several timeframes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)  # Monday
+START = T0 + timedelta(days=1, hours=12)  # Tuesday noon
+
+
+def parse(ts: str) -> datetime:
+    return datetime.fromisoformat(ts)
+
+
+async def m1_days(kit: Any, days: int) -> int:
+    """An instrument with `days` days of M1 bars from T0, and M5..W1 aggregated from them."""
+    iid: int = await kit.instrument()
+    await kit.bars(iid, T0, days * 1440, timedelta(minutes=1))
+    return iid
+
+
+async def h1_days(kit: Any, days: int) -> int:
+    """An instrument stored at H1 (its D1 and W1 aggregated from H1)."""
+    iid: int = await kit.instrument(base_timeframe="H1")
+    await kit.bars(iid, T0, days * 24, timedelta(hours=1))
+    return iid
+
+
+@pytest.fixture
+async def week(kit: Any) -> int:
+    return await m1_days(kit, 3)
+
+
+class Probe:
+    """Reads a session's candles as its (non-admin) owner and checks them against the clock."""
+
+    def __init__(self, kit: Any, client: httpx.AsyncClient, sid: int, tf: str) -> None:
+        self.kit, self.client, self.id, self.tf = kit, client, sid, tf
+        self.h = kit.tokens.headers(1)
+
+    async def act(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
+        resp = await self.client.request(
+            method, f"/sessions/{self.id}{path}", json=json, headers=self.h
+        )
+        assert resp.status_code == 200, resp.text
+        out: dict[str, Any] = resp.json()
+        return out
+
+    async def stored_until(self, until: datetime, *, strict: bool = False) -> list[datetime]:
+        rows = await self.kit.sql(
+            "SELECT c.ts FROM candles c JOIN trading_sessions s ON s.instrument_id = "
+            "c.instrument_id WHERE s.id = :sid AND c.timeframe = :tf AND c.ts <= :until "
+            "ORDER BY c.ts",
+            sid=self.id,
+            tf=self.tf,
+            until=until,
+        )
+        return [r[0] for r in rows if not (strict and r[0] == until)]
+
+    async def check(self, *, frozen: bool) -> datetime | None:
+        """Candles <= current_ts; the last revealed bar is shown; nothing later, ever."""
+        resp = await self.client.get(
+            f"/sessions/{self.id}/candles", params={"limit": 5000}, headers=self.h
+        )
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        session = await self.act("GET", "")
+        assert page["timeframe"] == self.tf
+        shown = [parse(c["ts"]) for c in page["candles"]]
+        assert shown == sorted(shown), "oldest first"
+        if session["current_ts"] is None:  # DRAFT: history strictly before start_ts
+            assert page["current_ts"] is None
+            expected = await self.stored_until(parse(session["start_ts"]), strict=True)
+            assert shown == expected[-5000:]
+            return None
+        current = parse(page["current_ts"])
+        assert current <= parse(session["current_ts"])  # the clock only moves forward
+        if frozen:
+            assert current == parse(session["current_ts"])
+        assert all(ts <= current for ts in shown), "a bar after current_ts was shown"
+        expected = await self.stored_until(current)
+        assert shown == expected[-5000:]  # everything revealed, up to the limit
+        assert shown[-1] == current
+        return current
+
+    async def check_paging(self) -> None:
+        """Paging backwards with `before`, even from the future, stays at or before the clock."""
+        current = await self.check(frozen=True)
+        assert current is not None
+        pages: list[datetime] = []
+        before = "2099-01-01T00:00:00Z"  # a `before` in the future reveals nothing more
+        while True:
+            resp = await self.client.get(
+                f"/sessions/{self.id}/candles",
+                params={"limit": 700, "before": before},
+                headers=self.h,
+            )
+            assert resp.status_code == 200
+            got = [parse(c["ts"]) for c in resp.json()["candles"]]
+            if not got:
+                break
+            assert all(ts <= current for ts in got)
+            pages = got + pages
+            before = resp.json()["candles"][0]["ts"]
+        assert pages == await self.stored_until(current)
+
+
+@pytest.mark.parametrize(("tf", "step"), [("M1", 7), ("M5", 5), ("H1", 3), ("D1", 2)])
+async def test_no_bar_after_current_ts_through_every_clock_move(
+    kit: Any, client: httpx.AsyncClient, tf: str, step: int
+) -> None:
+    """Look-ahead guarantee after start, playback, speed change, pause, step, seek, resume,
+    at M1, M5, H1 and D1 (D1 over an H1-based instrument)."""
+    iid = await (h1_days(kit, 30) if tf == "D1" else m1_days(kit, 3))
+    created = await kit.session(
+        iid, timeframe=tf, speed="0.5x", start_ts=START.isoformat(), end_ts=None
+    )
+    p = Probe(kit, client, int(created["id"]), tf)
+    await p.check(frozen=True)  # DRAFT
+
+    started = await p.act("POST", "/start")
+    assert parse(started["current_ts"]) >= START
+    first = await p.check(frozen=False)
+    assert first is not None
+
+    await kit.rewind_anchor(p.id, 2.5)  # playback: one bar at 0.5x
+    played = await p.check(frozen=False)
+    assert played is not None and played > first
+
+    await p.act("PUT", "", {"speed": "2x"})  # materializes, re-anchors
+    await p.check(frozen=False)
+    await p.act("PUT", "", {"speed": "0.5x"})
+    await p.check(frozen=False)
+
+    paused = await p.act("POST", "/pause")
+    assert await p.check(frozen=True) == parse(paused["current_ts"])
+
+    stepped = await p.act("POST", "/step", {"bars": step})
+    assert await p.check(frozen=True) == parse(stepped["current_ts"])
+
+    target = parse(stepped["current_ts"]) + (
+        timedelta(days=3) if tf == "D1" else timedelta(hours=5)
+    )
+    sought = await p.act("POST", "/seek", {"ts": target.isoformat()})
+    assert parse(sought["current_ts"]) <= target
+    assert await p.check(frozen=True) == parse(sought["current_ts"])
+    await p.check_paging()
+
+    await p.act("POST", "/resume")
+    await p.check(frozen=False)
+    await kit.rewind_anchor(p.id, 2.5)
+    await p.check(frozen=False)
+
+    stopped = await p.act("POST", "/stop")
+    assert stopped["session_status"] == "COMPLETED"
+    assert await p.check(frozen=True) == parse(stopped["current_ts"])
+    last = await p.stored_until(T0 + timedelta(days=60))
+    assert parse(stopped["current_ts"]) < last[-1], "the test never reached the data's end"
+
+
+async def test_completed_by_the_clock_shows_up_to_the_last_bar_only(
+    kit: Any, client: httpx.AsyncClient, week: int
+) -> None:
+    """At the end of the range the last bar <= end_ts is shown, and nothing after end_ts."""
+    created = await kit.session(
+        week,
+        timeframe="H1",
+        speed="0.5x",
+        start_ts=START.isoformat(),
+        end_ts=(START + timedelta(hours=5, minutes=30)).isoformat(),
+    )
+    p = Probe(kit, client, int(created["id"]), "H1")
+    await p.act("POST", "/start")
+    await kit.rewind_anchor(p.id, 3600)
+    current = await p.check(frozen=True)
+    assert current == START + timedelta(hours=5)
+    assert (await p.act("GET", ""))["session_status"] == "COMPLETED"
+
+
+async def test_running_reads_never_run_ahead_at_15x(
+    kit: Any, client: httpx.AsyncClient, week: int
+) -> None:
+    """While the clock moves between two reads, the candles never pass the session's clock."""
+    created = await kit.session(week, speed="15x", start_ts=START.isoformat(), end_ts=None)
+    p = Probe(kit, client, int(created["id"]), "M1")
+    await p.act("POST", "/start")
+    seen: list[datetime] = []
+    for _ in range(5):
+        current = await p.check(frozen=False)
+        assert current is not None
+        seen.append(current)
+    assert seen == sorted(seen)
+
+
+async def test_candles_of_another_users_session_are_403(
+    kit: Any, client: httpx.AsyncClient, week: int
+) -> None:
+    """SPEC 8: candles of another user's session are 403, like the session."""
+    created = await kit.session(week, start_ts=START.isoformat())
+    sid = created["id"]
+    assert (await client.get(f"/sessions/{sid}/candles")).status_code == 401
+    other = await client.get(f"/sessions/{sid}/candles", headers=kit.tokens.headers(2))
+    assert other.status_code == 403
+    missing = await client.get(f"/sessions/{sid + 1}/candles", headers=kit.tokens.headers(1))
+    assert missing.status_code == 404
+    admin = await client.get(f"/sessions/{sid}/candles", headers=kit.tokens.headers(9, ["admin"]))
+    assert admin.status_code == 200
+    assert all(parse(c["ts"]) < START for c in admin.json()["candles"])
+
+
+async def test_candles_default_limit_and_bounds(
+    kit: Any, client: httpx.AsyncClient, week: int
+) -> None:
+    """limit defaults to 500, at most 5000; a bad `before` or limit is 422."""
+    created = await kit.session(week, start_ts=START.isoformat())
+    sid, h = created["id"], kit.tokens.headers(1)
+    resp = await client.get(f"/sessions/{sid}/candles", headers=h)
+    assert len(resp.json()["candles"]) == 500
+    assert resp.json()["candles"][-1]["ts"] == "2024-01-02T11:59:00Z"
+    for params in ({"limit": 0}, {"limit": 5001}, {"before": "tomorrow"}, {"limit": "x"}):
+        bad = await client.get(f"/sessions/{sid}/candles", params=params, headers=h)
+        assert bad.status_code == 422, params
