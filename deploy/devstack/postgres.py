@@ -157,6 +157,9 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if not (self.pgdata / "postmaster.pid").exists():
             return
+        if self._owner is None and os.geteuid() == 0:
+            # pg_ctl refuses to run as root: act as the owner even if start() ran elsewhere.
+            self._owner = _ensure_system_user()
         pg_ctl = str(embedded_bin_dir() / "pg_ctl")
         self._run(
             [pg_ctl, "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
