@@ -40,14 +40,14 @@ Rate = Money
 Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str, when_used="json")]
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("Text may not contain NUL characters")
     return value
 
 
 # Text for the database: PostgreSQL `text` cannot hold NUL (it would be a 500, not a 400).
-DbText = Annotated[str, AfterValidator(_no_nul)]
+DbText = Annotated[str, AfterValidator(no_nul)]
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 # The auth user id (BIGINT) rendered as a string, as the seed shows ids.

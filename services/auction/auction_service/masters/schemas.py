@@ -5,13 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from ..envelope import CommissionerId, DbText, Timestamp
+from ..envelope import CommissionerId, Timestamp, no_nul
 
-Name = Annotated[DbText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[DbText, StringConstraints(strip_whitespace=True, max_length=50)]
-Village = Annotated[DbText, StringConstraints(strip_whitespace=True, max_length=200)]
+# Constraints first (strip, then length), then the NUL check.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(no_nul),
+]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=50), AfterValidator(no_nul)
+]
+Village = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(no_nul)
+]
 
 
 class _Out(BaseModel):
