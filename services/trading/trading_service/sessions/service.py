@@ -65,18 +65,25 @@ async def _locked(
     return sess, now
 
 
-async def _settle(s: AsyncSession, sessions: list[TradingSession]) -> list[SessionOut]:
-    """Read every clock at one instant; sessions whose clock reached the end are completed
+async def _settle(
+    s: AsyncSession, sessions: list[TradingSession], now: datetime
+) -> list[SessionOut]:
+    """Read every clock at `now`, taken BEFORE the rows were read: a writer that committed
+    in between (a pause, say) re-anchored at or after `now`, so a read never shows a bar
+    the writer's state has not revealed. Sessions whose clock reached the end are completed
     for good (locked, re-read and persisted, so a racing writer is never overwritten)."""
-    now = await clock.db_now(s)
     readings = [await clock.read(s, x, now) for x in sessions]
     finished = [x for x, r in zip(sessions, readings, strict=True) if r.just_completed]
     if finished:
         await repo.lock_for_update(s, finished)
-        now = await clock.db_now(s)
+        locked_now = await clock.db_now(s)
         for x in finished:
-            await clock.materialize(s, x, now)
-        readings = [await clock.read(s, x, now) for x in sessions]
+            await clock.materialize(s, x, locked_now)
+        done = {x.id for x in finished}
+        readings = [
+            clock.ClockReading(x.session_status, x.current_ts) if x.id in done else r
+            for x, r in zip(sessions, readings, strict=True)
+        ]
     return [
         SessionOut.build(x, status=r.status, current_ts=r.current_ts)
         for x, r in zip(sessions, readings, strict=True)
@@ -96,15 +103,17 @@ async def list_sessions(
     sort: str,
     order: repo.SortOrder,
 ) -> SessionList:
+    now = await clock.db_now(s)
     rows, total = await repo.list_page(
         s, f, sort=sort, order=order, offset=(page - 1) * limit, limit=limit
     )
-    return SessionList(sessions=await _settle(s, rows), total=total, page=page, limit=limit)
+    return SessionList(sessions=await _settle(s, rows, now), total=total, page=page, limit=limit)
 
 
 async def get_session(s: AsyncSession, principal: Principal, session_id: int) -> SessionOut:
+    now = await clock.db_now(s)
     sess = await _visible(s, principal, session_id)
-    return (await _settle(s, [sess]))[0]
+    return (await _settle(s, [sess], now))[0]
 
 
 async def session_candles(
@@ -116,8 +125,9 @@ async def session_candles(
     before: datetime | None,
 ) -> SessionCandles:
     """Bars with open time <= the clock's current_ts as of now (a DRAFT: before start_ts)."""
+    now = await clock.db_now(s)
     sess = await _visible(s, principal, session_id)
-    out = (await _settle(s, [sess]))[0]
+    out = (await _settle(s, [sess], now))[0]
     if out.current_ts is None:
         until = sess.start_ts - _TICK  # not started: history strictly before start_ts only
     else:
