@@ -3,6 +3,7 @@ delete."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -63,9 +64,7 @@ async def list_sessions(
     sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = SortOrder.desc,
 ) -> ListEnvelope[SessionOut]:
     """List the commissioner's auction sessions, with item and bill counts."""
-    filters = _bounds(start_date, end_date)
-    if status is not None:
-        filters = SessionFilters(**{**filters.__dict__, "status": status})
+    filters = replace(_bounds(start_date, end_date), status=status)
     data, total = await service.list_sessions(
         db,
         commissioner.user_id,
