@@ -40,7 +40,7 @@ test-fast: install ## run the tests without lint and typecheck
 bench: install ## run the benchmarks and print a table of ratios
 	$(PY) -m devstack.bench
 
-up: ## docker compose up --build (needs a Docker engine)
+up: ## docker compose up --build (needs a Docker engine; set ADMIN_PASSWORD)
 	docker compose up --build
 
 down: ## docker compose down
