@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -456,3 +457,38 @@ async def test_openapi_documents_the_error_statuses(client: httpx.AsyncClient) -
     for action in ("start", "pause", "resume", "stop", "archive", "step", "seek"):
         responses = paths[f"/sessions/{{session_id}}/{action}"]["post"]["responses"]
         assert {"200", "400", "401", "403", "404"} <= set(responses), action
+
+
+async def test_hostile_inputs_are_4xx_never_5xx(kit: Any, client: httpx.AsyncClient) -> None:
+    """A 500 is a bug: out-of-range timestamps and numbers are clear 4xx answers."""
+    iid = await kit.instrument()
+    await kit.bars(iid, datetime(2024, 1, 1, tzinfo=UTC), 30, timedelta(minutes=1))
+    sid = (await kit.session(iid))["id"]
+    h = kit.tokens.headers(1)
+    assert (await client.post(f"/sessions/{sid}/start", headers=h)).status_code == 200
+    extreme = [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31T23:59:59Z",
+        "1899-12-31T23:59:59Z",
+        "2024-01-01T00:00:00+25:00",
+        "\u0000",
+    ]
+    calls = []
+    for ts in extreme:
+        calls += [
+            client.put(f"/sessions/{sid}", json={"end_ts": ts}, headers=h),
+            client.post(f"/sessions/{sid}/seek", json={"ts": ts}, headers=h),
+            client.get(f"/sessions/{sid}/candles", params={"before": ts}, headers=h),
+            client.get("/sessions", params={"start_date": ts}, headers=h),
+            client.post("/sessions", json=kit.session_body(iid, start_ts=ts), headers=h),
+        ]
+    calls += [
+        client.post(f"/sessions/{sid}/step", json={"bars": 2**70}, headers=h),
+        client.get(f"/sessions/{sid}/candles", params={"limit": 2**70}, headers=h),
+        client.get("/sessions", params={"page": 2**70}, headers=h),
+        client.post("/sessions", json=kit.session_body(iid, leverage=1e-9), headers=h),
+        client.post("/sessions", json=kit.session_body(iid, leverage=10**6), headers=h),
+    ]
+    for resp in [await c for c in calls]:
+        assert 400 <= resp.status_code < 500, (resp.request.url, resp.text)
