@@ -613,6 +613,7 @@ async def test_void_bill_cannot_be_paid(client: httpx.AsyncClient, floor: Floor,
         {"amount": 10},
         {"method": "CASH"},
         {"amount": 10, "method": "CASH", "note": "x" * 1001},
+        {"amount": 10, "method": "CASH", "note": "nul \u0000 inside"},
     ],
 )
 async def test_payment_validation_is_400(

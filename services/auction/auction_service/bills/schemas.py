@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..envelope import Money, Quantity, Rate, Timestamp
+from ..envelope import DbText, Money, Quantity, Rate, Timestamp
 from ..masters.models import Farmer
 from .models import Bill, BillItem, Payment
 
@@ -39,7 +39,7 @@ class BillCreate(_Body):
 class PaymentCreate(_Body):
     amount: AmountIn = Field(examples=[1000.0])
     method: PaymentMethod
-    note: str | None = Field(default=None, max_length=1000)
+    note: DbText | None = Field(default=None, max_length=1000)
 
 
 class SettingsOut(BaseModel):
