@@ -218,3 +218,24 @@ async def test_delete_in_any_status(kit: Any, client: httpx.AsyncClient, instrum
         sid = await _in_status(kit, client, instrument, status)
         resp = await client.delete(f"/sessions/{sid}", headers=kit.tokens.headers(1))
         assert resp.status_code == 204, status
+
+
+async def test_seed_put_example_on_a_running_session(
+    kit: Any, client: httpx.AsyncClient, instrument: int
+) -> None:
+    """Seed: PUT {session_status: PAUSED, speed: 2x, end_ts} on a RUNNING session -> 200 with
+    all three applied (end_ts, then speed, then the transition, on the clock as of now)."""
+    sid = await _in_status(kit, client, instrument, "RUNNING")
+    resp = await client.put(
+        f"/sessions/{sid}",
+        json={"session_status": "PAUSED", "speed": "2x", "end_ts": "2024-02-01T23:59:59Z"},
+        headers=kit.tokens.headers(1),
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["session_status"], body["speed"], body["end_ts"]) == (
+        "PAUSED",
+        "2x",
+        "2024-02-01T23:59:59Z",
+    )
+    assert await _get(kit, client, sid) == body

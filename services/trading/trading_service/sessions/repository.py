@@ -67,6 +67,14 @@ async def get(s: AsyncSession, session_id: int, *, for_update: bool = False) -> 
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
+async def reload(s: AsyncSession, sessions: Sequence[T]) -> None:
+    """Read rows already loaded again (a fresh snapshot), refreshing the loaded objects."""
+    ids = [x.id for x in sessions]
+    if ids:
+        stmt = select(T).where(T.id.in_(ids)).execution_options(populate_existing=True)
+        await s.execute(stmt)
+
+
 async def lock_for_update(s: AsyncSession, sessions: Sequence[T]) -> None:
     """Lock rows already read (in id order, so two lockers never deadlock) and refresh them."""
     ids = sorted(x.id for x in sessions)

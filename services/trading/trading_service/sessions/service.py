@@ -65,13 +65,20 @@ async def _locked(
     return sess, now
 
 
-async def _settle(
-    s: AsyncSession, sessions: list[TradingSession], now: datetime
-) -> list[SessionOut]:
-    """Read every clock at `now`, taken BEFORE the rows were read: a writer that committed
-    in between (a pause, say) re-anchored at or after `now`, so a read never shows a bar
-    the writer's state has not revealed. Sessions whose clock reached the end are completed
-    for good (locked, re-read and persisted, so a racing writer is never overwritten)."""
+async def _settle(s: AsyncSession, sessions: list[TradingSession]) -> list[SessionOut]:
+    """The rows as seen by their clocks now.
+
+    A RUNNING row is read again after the database clock was taken: a writer that committed
+    before that re-read (a pause, say) is seen, and one that commits later anchors after
+    `now`, so a read never shows a bar the writer's state has not revealed. Rows that are not
+    RUNNING need no clock (one query for them). Sessions whose clock reached the end are
+    completed for good (locked, re-read and persisted, so a racing writer is never lost).
+    """
+    running = [x for x in sessions if x.session_status == SessionStatus.RUNNING]
+    if not running:
+        return [SessionOut.build(x) for x in sessions]
+    now = await clock.db_now(s)
+    await repo.reload(s, running)
     readings = [await clock.read(s, x, now) for x in sessions]
     finished = [x for x, r in zip(sessions, readings, strict=True) if r.just_completed]
     if finished:
@@ -103,17 +110,15 @@ async def list_sessions(
     sort: str,
     order: repo.SortOrder,
 ) -> SessionList:
-    now = await clock.db_now(s)
     rows, total = await repo.list_page(
         s, f, sort=sort, order=order, offset=(page - 1) * limit, limit=limit
     )
-    return SessionList(sessions=await _settle(s, rows, now), total=total, page=page, limit=limit)
+    return SessionList(sessions=await _settle(s, rows), total=total, page=page, limit=limit)
 
 
 async def get_session(s: AsyncSession, principal: Principal, session_id: int) -> SessionOut:
-    now = await clock.db_now(s)
     sess = await _visible(s, principal, session_id)
-    return (await _settle(s, [sess], now))[0]
+    return (await _settle(s, [sess]))[0]
 
 
 async def session_candles(
@@ -125,9 +130,8 @@ async def session_candles(
     before: datetime | None,
 ) -> SessionCandles:
     """Bars with open time <= the clock's current_ts as of now (a DRAFT: before start_ts)."""
-    now = await clock.db_now(s)
     sess = await _visible(s, principal, session_id)
-    out = (await _settle(s, [sess], now))[0]
+    out = (await _settle(s, [sess]))[0]
     if out.current_ts is None:
         until = sess.start_ts - _TICK  # not started: history strictly before start_ts only
     else:
