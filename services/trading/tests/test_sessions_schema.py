@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from servicekit.migrations import alembic_config
 from trading_service.db import metadata
+from trading_service.main import ALEMBIC_INI
 
 
 async def test_migration_matches_the_model(trading_app: Any) -> None:
@@ -39,3 +43,15 @@ async def test_check_constraints_guard_the_clock(kit: Any) -> None:
                 raise AssertionError(f"accepted: {statement}")
             finally:
                 await conn.rollback()
+
+
+async def test_migration_0003_downgrades_and_upgrades_again(pg_cluster: Any) -> None:
+    """0003 is reversible: down to 0002 and back up on a database of its own."""
+
+    def roundtrip() -> None:
+        url = pg_cluster.database("trading_mig0003", ALEMBIC_INI)
+        cfg = alembic_config(ALEMBIC_INI, url)
+        command.downgrade(cfg, "0002")
+        command.upgrade(cfg, "head")
+
+    await asyncio.to_thread(roundtrip)
