@@ -157,6 +157,41 @@ def install_error_handlers(
     app.add_middleware(_UnhandledErrors, render=render)
 
 
+def tune_openapi(app: FastAPI, validation_status: int) -> None:
+    """Keep the OpenAPI document true: one-line docstrings become summaries, and where
+    validation errors are not 422 (auction: 400), FastAPI's default 422 moves there."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = base()
+        for path_item in schema.get("paths", {}).values():
+            for op in path_item.values():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                desc = op.get("description")
+                if isinstance(desc, str) and desc.strip() and "\n" not in desc.strip():
+                    op["summary"] = desc.strip().rstrip(".")
+                responses = op["responses"]
+                default = responses.get("422", {})
+                ref = (
+                    default.get("content", {})
+                    .get("application/json", {})
+                    .get("schema", {})
+                    .get("$ref", "")
+                )
+                if validation_status != 422 and ref.endswith("/HTTPValidationError"):
+                    del responses["422"]
+                    responses.setdefault(
+                        str(validation_status), {"description": "Validation error"}
+                    )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_service_app(
     *,
     service: str,
@@ -192,6 +227,7 @@ def create_service_app(
         malformed_json_code=malformed_json_code,
     )
     app.include_router(health_router(db, alembic_ini))
+    tune_openapi(app, validation_status)
     # Added last, so outermost: every response, errors included, gets the request id.
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

@@ -121,3 +121,27 @@ def test_log_lines_mask_tokens_and_passwords() -> None:
     entry = json.loads(line)
     assert entry["payload"]["email"] == "a@b.c"
     assert redact({"Authorization": "Bearer x"}) == {"Authorization": "[REDACTED]"}
+
+
+def test_openapi_is_true_to_the_validation_status() -> None:
+    """Where validation errors are 400 (auction), no route advertises FastAPI's default 422;
+    one-line endpoint docstrings become the summary."""
+    from pydantic import BaseModel
+
+    from servicekit.app import tune_openapi
+
+    class Body(BaseModel):
+        n: int
+
+    app = FastAPI()
+
+    @app.post("/things")
+    async def create_thing(body: Body) -> dict[str, int]:
+        """Create a thing."""
+        return {"n": body.n}
+
+    tune_openapi(app, 400)
+    op = app.openapi()["paths"]["/things"]["post"]
+    assert "422" not in op["responses"]
+    assert op["responses"]["400"]["description"] == "Validation error"
+    assert op["summary"] == "Create a thing"
