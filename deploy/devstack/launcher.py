@@ -191,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         raise _Stop
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    # Ctrl-C, `kill`, or the terminal closing: all stop everything (PostgreSQL included).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
     code = 0
     try:
         print(f"starting (data: {data_dir}, logs: {stack.logs_dir}) ...", flush=True)
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
         stack.stop()
         print("stopped; nothing left running.", flush=True)
     return code

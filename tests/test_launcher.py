@@ -1,0 +1,185 @@
+"""The launcher's and gateway-aux's own rules, without starting the stack (tests/e2e does)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.launcher import (
+    DEFAULT_ADMIN_EMAIL,
+    database_urls_from_env,
+    load_credentials,
+)
+from devstack.stack import AUX_SERVER, Ports, Stack, StackError, traefik_static_config
+
+
+def test_credentials_are_created_once_kept_and_private(tmp_path: Path) -> None:
+    """Admin login: defaults admin@example.com with a random password, stored 0600."""
+    first = load_credentials(tmp_path, env={})
+    path = tmp_path / "credentials.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert first["admin"]["email"] == DEFAULT_ADMIN_EMAIL
+    assert len(first["admin"]["password"]) >= 16
+    assert {"trader", "commissioner"} <= set(first)
+    assert first["trader"]["password"] != first["commissioner"]["password"]
+    again = load_credentials(tmp_path, env={})
+    assert again == first  # the second run keeps the first run's logins
+    other = load_credentials(tmp_path / "elsewhere", env={})
+    assert other["admin"]["password"] != first["admin"]["password"]
+
+
+def test_admin_from_the_environment_wins_and_is_not_stored(tmp_path: Path) -> None:
+    env = {"ADMIN_EMAIL": "boss@example.com", "ADMIN_PASSWORD": "s3cret-password"}
+    creds = load_credentials(tmp_path, env=env)
+    assert creds["admin"] == {"email": "boss@example.com", "password": "s3cret-password"}
+    stored = json.loads((tmp_path / "credentials.json").read_text())
+    assert "s3cret-password" not in json.dumps(stored)
+
+
+def test_database_urls_from_the_environment_replace_the_embedded_server() -> None:
+    env = {
+        "AUTH_DATABASE_URL": "postgresql://a@db/auth",
+        "TRADING_DATABASE_URL": "postgresql://t@db/trading",
+        "AUCTION_DATABASE_URL": "",
+    }
+    assert database_urls_from_env(env) == {
+        "auth": "postgresql://a@db/auth",
+        "trading": "postgresql://t@db/trading",
+    }
+
+
+def test_ports_default_and_come_from_the_environment() -> None:
+    assert Ports() == Ports(
+        gateway=8080, auth=8001, trading=8002, auction=8003, aux=8081, metrics=8082
+    )
+    ports = Ports.from_env({"GATEWAY_PORT": "9090", "TRADING_PORT": "9002"})
+    assert (ports.gateway, ports.trading, ports.auth) == (9090, 9002, 8001)
+    with pytest.raises(StackError, match="GATEWAY_PORT"):
+        Ports.from_env({"GATEWAY_PORT": "http"})
+    free = Ports.free()
+    assert len({getattr(free, name) for name in Ports.ENV_NAMES}) == len(Ports.ENV_NAMES)
+
+
+def test_local_traefik_listens_on_loopback_only(tmp_path: Path) -> None:
+    config = traefik_static_config(Ports(gateway=9999, metrics=9998), tmp_path / "a.log")
+    assert config["entryPoints"]["web"]["address"] == "127.0.0.1:9999"
+    assert config["entryPoints"]["metrics"]["address"] == "127.0.0.1:9998"
+    assert config["accessLog"]["filePath"] == str(tmp_path / "a.log")
+
+
+def test_services_are_wired_to_one_issuer_and_the_local_jwks(tmp_path: Path) -> None:
+    stack = Stack(
+        tmp_path,
+        Ports(gateway=9080, auth=9001),
+        admin_email="a@example.com",
+        admin_password="password1",
+        env={"TRADING_LOG_LEVEL": "DEBUG"},
+    )
+    stack.resolved_urls = {"trading": "postgresql://x@h/trading"}
+    trading = stack.service_env("trading")
+    auth = stack.service_env("auth")
+    assert trading["TRADING_JWT_ISSUER"] == auth["AUTH_JWT_ISSUER"] == "http://127.0.0.1:9080/auth"
+    assert trading["TRADING_JWKS_URL"] == "http://127.0.0.1:9001/auth/.well-known/jwks.json"
+    assert trading["TRADING_DATABASE_URL"] == "postgresql://x@h/trading"
+    assert trading["TRADING_LOG_LEVEL"] == "DEBUG"  # explicit env wins
+    assert json.loads(trading["TRADING_ALLOWED_ORIGINS"])[0] == "http://127.0.0.1:9080"
+    assert auth["AUTH_COOKIE_SECURE"] == "false"
+    assert auth["AUTH_ADMIN_EMAIL"] == "a@example.com"
+    assert "AUTH_ADMIN_PASSWORD" not in trading  # only auth gets the admin password
+
+
+# ---- gateway-aux ----
+
+
+@pytest.fixture(scope="module")
+def aux() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gateway_aux_server", AUX_SERVER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _ready(status: int) -> type[BaseHTTPRequestHandler]:
+    class Ready(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/readyz" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Ready
+
+
+@pytest.fixture
+def aux_url(aux: ModuleType) -> Iterator[tuple[str, dict[str, str]]]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fakes = {
+        "auth": _serve(_ready(200)),
+        "trading": _serve(_ready(200)),
+        "auction": _serve(_ready(503)),
+    }
+    aux.Handler.urls = {name: url for name, (_, url) in fakes.items()}
+    aux.Handler.timeout_s = 1.0
+    aux.Handler.pool = ThreadPoolExecutor(max_workers=4)
+    server, url = _serve(aux.Handler)
+    yield url, aux.Handler.urls
+    server.shutdown()
+    for fake, _ in fakes.values():
+        fake.shutdown()
+    aux.Handler.pool.shutdown()
+
+
+def test_aux_healthz_is_503_unless_every_service_is_ready(
+    aux: ModuleType, aux_url: tuple[str, dict[str, str]]
+) -> None:
+    url, urls = aux_url
+    resp = httpx.get(f"{url}/healthz", headers={"X-Request-ID": "hz-1"})
+    assert resp.status_code == 503
+    assert resp.json() == {
+        "status": "unavailable",
+        "services": {"auth": "ok", "trading": "ok", "auction": "status 503"},
+    }
+    assert resp.headers["x-request-id"] == "hz-1"
+    aux.Handler.urls = {**urls, "auction": urls["auth"]}
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    aux.Handler.urls = {**urls, "auction": "http://127.0.0.1:9"}  # nothing listens
+    body = httpx.get(f"{url}/healthz").json()
+    assert body["services"]["auction"].startswith("unreachable")
+
+
+def test_aux_error_pages_use_each_service_format(aux_url: tuple[str, dict[str, str]]) -> None:
+    url, _ = aux_url
+    trading = httpx.post(f"{url}/errors/trading/502")
+    assert trading.status_code == 502
+    assert trading.json() == {"detail": "The trading service is unavailable, try again shortly"}
+    assert trading.headers["retry-after"] == "1"
+    auction = httpx.get(f"{url}/errors/auction/413")
+    assert auction.status_code == 413
+    body = auction.json()
+    assert body["success"] is False
+    assert body["error"] == {"message": "Request body too large", "code": "PAYLOAD_TOO_LARGE"}
+    assert body["meta"]["timestamp"].endswith("Z")
+    assert httpx.get(f"{url}/errors/auth/504").json()["detail"].startswith("The auth service")
+    assert httpx.get(f"{url}/errors/nobody/502").status_code == 404
+    assert httpx.get(f"{url}/anything").json() == {"detail": "Not found"}
+    assert httpx.get(f"{url}/livez").status_code == 200
