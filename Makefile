@@ -33,6 +33,8 @@ run: install ## start PostgreSQL, the three services and Traefik on http://127.0
 
 test: install lint typecheck ## lint, typecheck and run every test (real PostgreSQL, real Traefik)
 	$(VENV)/bin/pytest
+	@echo "== the trading and auction API suites again, through the real gateway and processes =="
+	THROUGH_GATEWAY=1 $(VENV)/bin/pytest services/trading/tests services/auction/tests
 
 test-fast: install ## run the tests without lint and typecheck
 	$(VENV)/bin/pytest -x

@@ -13,6 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -194,10 +195,23 @@ class ContainerPostgres:
         return f"postgresql://postgres:postgres@{host}:{port}/{database}"
 
 
+def _run_sync(coro_fn: Any) -> None:
+    """Run a coroutine to completion from sync code, even when called under a running event
+    loop (a pytest fixture set up from an async one): then in a worker thread."""
+    import asyncio
+    import concurrent.futures
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro_fn())
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(coro_fn())).result()
+
+
 def create_database(admin_dsn: str, name: str, *, drop_existing: bool = False) -> None:
     """Create a database if missing (CREATE DATABASE cannot run in a transaction block)."""
-    import asyncio
-
     import asyncpg
 
     async def _create() -> None:
@@ -211,12 +225,10 @@ def create_database(admin_dsn: str, name: str, *, drop_existing: bool = False) -
         finally:
             await conn.close()
 
-    asyncio.run(_create())
+    _run_sync(_create)
 
 
 def wait_for(dsn: str, timeout: float = 30.0) -> None:
-    import asyncio
-
     import asyncpg
 
     async def _ping() -> None:
@@ -226,7 +238,7 @@ def wait_for(dsn: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            asyncio.run(_ping())
+            _run_sync(_ping)
             return
         except Exception:
             if time.monotonic() > deadline:

