@@ -168,6 +168,8 @@ BAD_ROWS = [
     ("extra field", "2024-01-02T00:01:00Z,1.1,1.2,1.0,1.1,1,9", "6 fields"),
     ("huge exponent", "2024-01-02T00:01:00Z,1E-90000,1.2,1E-90000,1.1,1", "decimals"),
     ("price too large", "2024-01-02T00:01:00Z,1E+13,1E+13,1.0,1.1,1", "below"),
+    ("underscore digits", "2024-01-02T00:01:00Z,1_1,1.2,1.0,1.1,1", "open"),
+    ("non-ASCII digits", "2024-01-02T00:01:00Z,\u0661.1,1.2,1.0,1.1,1", "open"),
 ]
 
 
@@ -235,6 +237,23 @@ async def test_header_may_carry_a_bom_spaces_and_blank_lines_are_skipped(
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["imported"] == 2
+
+
+async def test_quoted_fields_cr_line_ends_and_exponents_are_read_exactly(
+    client: httpx.AsyncClient, tokens: TokenFactory, iid: int, trading_app: Any
+) -> None:
+    quoted = [HEADER, '"2024-01-02T00:00:00Z","1.1","1.2","1.0","1.15","3"']
+    assert (await post_csv(client, tokens, iid, quoted)).status_code == 200
+    old_mac = "\r".join([HEADER, "2024-01-02T00:01:00Z,1.1,1.2,1.0,1.15,3"]) + "\r"
+    resp = await client.post(
+        f"/instruments/{iid}/candles", content=old_mac, headers=csv_headers(tokens)
+    )
+    assert resp.status_code == 200, resp.text
+    exp = [HEADER, "2024-01-02T00:02:00Z,1.1E0,1.2,1.0E0,115E-2,3E1"]
+    assert (await post_csv(client, tokens, iid, exp)).status_code == 200
+    rows = await stored(trading_app)
+    assert [r[4] for r in rows] == [Decimal("1.15")] * 3
+    assert rows[2][1] == Decimal("1.1") and rows[2][5] == 30
 
 
 async def test_many_bad_rows_are_reported_in_order_and_capped(

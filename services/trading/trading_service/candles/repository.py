@@ -309,7 +309,11 @@ async def copy_new_bars(s: AsyncSession, payload: bytes) -> None:
 
 
 async def upsert_bars(s: AsyncSession, payload: bytes) -> tuple[int, int]:
-    """COPY CSV rows into a scratch table, then insert-or-update them: (inserted, updated)."""
+    """COPY CSV rows into a scratch table, then insert-or-update them.
+
+    Returns (inserted, updated): bars that were new, and bars that already existed (whose
+    values were replaced where they differed).
+    """
     driver = await _driver_connection(s)
     await s.execute(
         text(
@@ -323,7 +327,7 @@ async def upsert_bars(s: AsyncSession, payload: bytes) -> tuple[int, int]:
         format="csv",
         timeout=None,
     )
-    row = (
+    inserted = (
         await s.execute(
             text(
                 "WITH up AS ("
@@ -331,21 +335,26 @@ async def upsert_bars(s: AsyncSession, payload: bytes) -> tuple[int, int]:
                 " ON CONFLICT (instrument_id, timeframe, ts) DO UPDATE SET"
                 " open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,"
                 " close = EXCLUDED.close, volume = EXCLUDED.volume"
+                # Re-importing identical bars writes nothing (and returns nothing).
+                " WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume)"
+                " IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low,"
+                " EXCLUDED.close, EXCLUDED.volume)"
                 # xmax is 0 on a freshly inserted row version, the locker's xid on an update.
                 " RETURNING (xmax = 0) AS inserted)"
-                " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
-                " FROM up"
+                " SELECT count(*) FILTER (WHERE inserted) FROM up"
             )
         )
-    ).one()
+    ).scalar_one()
+    total = (await s.execute(text("SELECT count(*) FROM candle_import"))).scalar_one()
     await s.execute(text("DROP TABLE candle_import"))
-    return int(row[0]), int(row[1])
+    return int(inserted), int(total) - int(inserted)
 
 
 _AGGREGATE = text(
     "INSERT INTO candles (instrument_id, timeframe, ts, open, high, low, close, volume) "
     "SELECT :iid, :tf, b.bucket, (array_agg(b.open ORDER BY b.ts))[1], max(b.high), "
-    "min(b.low), (array_agg(b.close ORDER BY b.ts DESC))[1], sum(b.volume) "
+    # One ORDER BY for both arrays: PostgreSQL then sorts the input once, not per bucket.
+    "min(b.low), (array_agg(b.close ORDER BY b.ts))[count(*)::int], sum(b.volume) "
     "FROM (SELECT date_bin(make_interval(secs => :secs), ts, :origin) AS bucket, "
     "ts, open, high, low, close, volume FROM candles "
     "WHERE instrument_id = :iid AND timeframe = :src AND ts >= :lo AND ts < :hi) b "
@@ -369,6 +378,8 @@ async def rebuild_aggregates(
     M30, W1 from D1...): buckets nest, so the result equals aggregating the base bars directly,
     at a fraction of the rows. Buckets start at EPOCH_MONDAY's grid: D1 at midnight, W1 Monday.
     """
+    # The one sort per timeframe stays in memory (SET LOCAL: this transaction only).
+    await s.execute(text("SET LOCAL work_mem = '128MB'"))
     for tf, src in aggregation_sources(base).items():
         await s.execute(
             _AGGREGATE,
