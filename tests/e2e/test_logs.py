@@ -9,14 +9,20 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from devstack.postgres import EmbeddedPostgres
 from devstack.stack import Stack
+from devstack.testing import PgCluster
 
 if TYPE_CHECKING:
     from .conftest import ClientFactory, Secrets
 
 
 def test_no_password_or_token_in_any_log(
-    client_factory: ClientFactory, source_ip: str, stack: Stack, secrets_seen: Secrets
+    client_factory: ClientFactory,
+    source_ip: str,
+    stack: Stack,
+    secrets_seen: Secrets,
+    pg_cluster: PgCluster,
 ) -> None:
     # One more full flow whose every secret is known: register, a failed and a good login
     # (JSON and form-looking bodies), cookie and bearer calls, refresh, a token in the query.
@@ -61,6 +67,9 @@ def test_no_password_or_token_in_any_log(
     assert email not in access  # bodies are never logged either
     for entry in map(json.loads, access.splitlines()):
         assert not any("authorization" in k.lower() or "cookie" in k.lower() for k in entry)
+
+    if isinstance(pg_cluster.server, EmbeddedPostgres):  # the database server's log too
+        logs.append(pg_cluster.server.data_dir / "postgres.log")
 
     secrets = {s for s in secrets_seen.values if len(s) >= 8}
     assert len(secrets) > 10

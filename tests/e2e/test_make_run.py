@@ -69,7 +69,11 @@ class Launcher:
 def _assert_nothing_running(ports: Ports, data_dir: Path) -> None:
     for name in Ports.ENV_NAMES:
         assert not port_in_use(getattr(ports, name)), f"{name} port still open"
-    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
+    pid_file = data_dir / "postgres" / "pgdata" / "postmaster.pid"
+    if pid_file.exists():  # only a stale file may remain: its server must be gone
+        pid = int(pid_file.read_text().split()[0])
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 @pytest.mark.slow
