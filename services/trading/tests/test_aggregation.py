@@ -4,13 +4,18 @@ close = last close, volume = sum; a bucket with no base bars does not exist."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from devstack.testing import TokenFactory
+from trading_service.demo import DEMO_END, INSTRUMENTS, generate
+from trading_service.timeframes import Timeframe
 
 # (time, open, high, low, close, volume). 2024-01-05 is a Friday, 2024-01-08 a Monday.
 M1_BARS: list[tuple[str, int, int, int, int, int]] = [
@@ -234,3 +239,71 @@ async def test_higher_base_timeframe_builds_only_the_timeframes_above_it(
         f"/instruments/{iid}/candles", params={"timeframe": "M30"}, headers=admin(tokens)
     )
     assert resp.status_code == 422
+
+
+DIRECT = """
+SELECT date_bin(make_interval(secs => :secs), ts, TIMESTAMPTZ '2001-01-01 00:00:00+00') AS b,
+       (array_agg(open ORDER BY ts))[1], max(high), min(low),
+       (array_agg(close ORDER BY ts DESC))[1], sum(volume)
+FROM candles WHERE instrument_id = :iid AND timeframe = 'M1' GROUP BY b ORDER BY b
+"""
+
+
+async def assert_aggregates_match_base(app: Any, iid: int) -> None:
+    """Every stored timeframe equals aggregating the M1 bars directly (not step by step)."""
+    async with app.state.db.engine.connect() as conn:
+        for tf in list(Timeframe)[1:]:
+            direct = (await conn.execute(text(DIRECT), {"secs": tf.seconds, "iid": iid})).all()
+            stored = (
+                await conn.execute(
+                    text(
+                        "SELECT ts, open, high, low, close, volume FROM candles "
+                        "WHERE instrument_id = :iid AND timeframe = :tf ORDER BY ts"
+                    ),
+                    {"iid": iid, "tf": tf.value},
+                )
+            ).all()
+            assert [tuple(r) for r in stored] == [tuple(r) for r in direct], tf
+
+
+async def test_stepwise_aggregation_equals_direct_aggregation_on_realistic_data(
+    client: httpx.AsyncClient, tokens: TokenFactory, trading_app: Any
+) -> None:
+    """Two weeks of generated M1 data (gaps, a weekend, Christmas): M5 from M1, M10 from M5,
+    ... W1 from D1 gives exactly what aggregating the M1 bars directly gives."""
+    iid = await make_instrument(client, tokens)
+    bars = generate(INSTRUMENTS[1], DEMO_END - timedelta(days=15), DEMO_END)
+    body = "timestamp,open,high,low,close,volume\n" + "".join(bars.lines)
+    resp = await client.post(
+        f"/instruments/{iid}/candles",
+        content=body,
+        headers={**admin(tokens), "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 200, resp.text
+    await assert_aggregates_match_base(trading_app, iid)
+
+
+async def test_concurrent_overlapping_imports_serialize_and_stay_consistent(
+    client: httpx.AsyncClient, tokens: TokenFactory, trading_app: Any
+) -> None:
+    """Two imports of one instrument at once: the instrument row lock orders them, both
+    succeed, and the aggregates reflect every stored bar."""
+    iid = await make_instrument(client, tokens)
+    start = datetime(2024, 1, 5, 20, 0, tzinfo=UTC)  # across the weekend into Monday
+
+    def csv(first: int, count: int, bump: int) -> str:
+        out = ["timestamp,open,high,low,close,volume"]
+        for i in range(first, first + count):
+            ts = start + timedelta(minutes=i * 7)
+            p = 100 + (i * 37 + bump) % 50
+            out.append(f"{ts:%Y-%m-%dT%H:%M:%SZ},{p},{p + 3},{p - 2},{p + 1},{i % 9}")
+        return "\n".join(out)
+
+    h = {**admin(tokens), "Content-Type": "text/csv"}
+    a, b = await asyncio.gather(
+        client.post(f"/instruments/{iid}/candles", content=csv(0, 600, 0), headers=h),
+        client.post(f"/instruments/{iid}/candles", content=csv(300, 600, 11), headers=h),
+    )
+    assert a.status_code == 200 and b.status_code == 200, (a.text, b.text)
+    assert a.json()["inserted"] + b.json()["inserted"] == 900
+    await assert_aggregates_match_base(trading_app, iid)

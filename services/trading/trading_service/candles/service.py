@@ -79,7 +79,7 @@ async def store(
         raise NotFound("Instrument not found")
     if instrument.base_timeframe != expected_tf.value:
         raise Conflict("The instrument's base timeframe changed during the import; retry")
-    payload = parsed.payload(instrument_id, expected_tf)
+    payload = await run_in_threadpool(parsed.payload, instrument_id, expected_tf)
     if await repo.has_bars_in_range(s, instrument_id, expected_tf, parsed.first_ts, parsed.last_ts):
         inserted, updated = await repo.upsert_bars(s, payload)
     else:
