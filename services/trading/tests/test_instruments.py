@@ -275,3 +275,8 @@ async def test_openapi_documents_instrument_errors(client: httpx.AsyncClient) ->
     assert {"201", "401", "403", "409", "422"} <= set(post["responses"])
     delete = doc["paths"]["/instruments/{instrument_id}"]["delete"]
     assert {"204", "401", "403", "404", "409"} <= set(delete["responses"])
+    imp = doc["paths"]["/instruments/{instrument_id}/candles"]["post"]
+    assert {"text/csv", "application/json"} <= set(imp["requestBody"]["content"])
+    assert {"200", "401", "403", "404", "413", "415", "422"} <= set(imp["responses"])
+    raw = doc["paths"]["/instruments/{instrument_id}/candles"]["get"]
+    assert {"200", "401", "403", "404", "422"} <= set(raw["responses"])
