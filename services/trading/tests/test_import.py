@@ -384,6 +384,7 @@ async def test_unsupported_content_type_is_415(
     assert resp.status_code == 415 and "detail" in resp.json()
 
 
+@pytest.mark.in_process_only  # overrides the app's limit in-process
 async def test_body_over_the_cap_is_413_in_trading_format(
     client: httpx.AsyncClient, tokens: TokenFactory, iid: int, trading_app: Any
 ) -> None:

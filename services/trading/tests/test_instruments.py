@@ -269,6 +269,7 @@ async def test_create_with_idempotency_key_creates_once(
     assert listing.json()["total"] == 1
 
 
+@pytest.mark.in_process_only  # the gateway does not route /openapi.json
 async def test_openapi_documents_instrument_errors(client: httpx.AsyncClient) -> None:
     doc = (await client.get("/openapi.json")).json()
     post = doc["paths"]["/instruments"]["post"]
