@@ -1,9 +1,10 @@
 """Parsing and validating a candle file (CSV or JSON) into a COPY payload, in pure Python.
 
 The whole file is validated before anything touches the database, so a rejected file stores
-nothing. Errors name the 1-based data row and the line it came from. The output is CSV text for
-PostgreSQL's COPY: decimals are passed on in their canonical form and parsed by the server,
-which is several times faster than encoding a million Decimals on the client.
+nothing. Errors name the 1-based data row and the line it came from (at most MAX_ERRORS).
+The output is CSV text for PostgreSQL's COPY: each number goes on as the file wrote it when it
+is a plain ASCII decimal (else as Decimal's canonical text) and is parsed by the server, which
+is several times faster than encoding a million Decimals on the client.
 """
 
 from __future__ import annotations
