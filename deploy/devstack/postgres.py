@@ -8,6 +8,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -143,6 +144,9 @@ class EmbeddedPostgres:
             ],
             stdin=subprocess.DEVNULL,
             timeout=90,
+            # Its own session: a terminal's Ctrl-C reaches the launcher, which stops the
+            # server in order, not the server directly.
+            start_new_session=True,
         )
         return self
 
@@ -162,14 +166,41 @@ class EmbeddedPostgres:
             # pg_ctl refuses to run as root: act as the owner even if start() ran elsewhere.
             self._owner = _ensure_system_user()
         pg_ctl = str(embedded_bin_dir() / "pg_ctl")
-        self._run(
-            [pg_ctl, "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
+        pid = self._postmaster_pid()
+        result = self._run(
+            [pg_ctl, "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "30", "stop"],
             check=False,
             timeout=60,
         )
+        if result.returncode != 0 and pid is not None and _alive(pid):
+            # pg_ctl could not stop it: end the postmaster ourselves, never leave it running.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
 
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ContainerPostgres:
