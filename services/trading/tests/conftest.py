@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory
+from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory, service_client
 from trading_service.config import Settings
 from trading_service.main import ALEMBIC_INI, create_app
 from trading_service.timeframes import Timeframe, available_timeframes
@@ -38,9 +38,11 @@ async def trading_app(trading_db_url: str, tokens: TokenFactory):  # type: ignor
 
 
 @pytest.fixture
-async def client(trading_app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=trading_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://trading.test") as c:
+async def client(  # type: ignore[no-untyped-def]
+    trading_app, request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
+    """In-process by default; through the real gateway with THROUGH_GATEWAY=1."""
+    async with service_client(request, trading_app, "trading.test") as c:
         yield c
 
 
