@@ -12,7 +12,15 @@ from ..candles.schemas import Bar
 from ..sessions.models import TradingSession
 from ..timeframes import Timeframe
 
-__all__ = ["Bar", "first_bar", "has_bar_after", "last_bar_at_or_before", "nth_bar_after"]
+__all__ = [
+    "Bar",
+    "first_bar",
+    "has_bar_after",
+    "last_bar",
+    "last_bar_at_or_before",
+    "nth_bar_after",
+    "revealed_between",
+]
 
 _TICK = timedelta(microseconds=1)
 
@@ -72,3 +80,24 @@ async def visible_bars(
     return await candles_repo.latest_bars(
         s, sess.instrument_id, _tf(sess), until_ts=until_ts, limit=limit, before=before
     )
+
+
+async def last_bar(s: AsyncSession, sess: TradingSession) -> datetime | None:
+    """Open time of the session's last bar: the last one at or before `end_ts`, or the
+    data's last bar when the session has no `end_ts`."""
+    if sess.end_ts is not None:
+        return await candles_repo.last_bar_at_or_before(
+            s, sess.instrument_id, _tf(sess), sess.end_ts
+        )
+    return await candles_repo.last_bar(s, sess.instrument_id, _tf(sess))
+
+
+async def revealed_between(
+    s: AsyncSession, sess: TradingSession, after: datetime, until: datetime, *, limit: int
+) -> list[Bar]:
+    """The first `limit` bars with `after` < open time <= `until`, oldest first (the caller
+    passes the clock's current_ts as `until`: the stream never sees a bar after it)."""
+    found = await candles_repo.bars_between(
+        s, sess.instrument_id, _tf(sess), after, until, limit=limit
+    )
+    return [b for b in found if b.ts <= until]  # defence in depth: nothing past `until`

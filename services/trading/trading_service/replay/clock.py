@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..sessions.models import SessionStatus, Speed, TradingSession
-from . import bars
+from . import bars, fills
 
 # Bars revealed per wall-clock second, exact (0.5x = one bar every two seconds).
 BARS_PER_SECOND: dict[str, Fraction] = {
@@ -43,6 +43,15 @@ def bars_due(anchor_at: datetime, now: datetime, speed: str) -> int:
     if elapsed_us <= 0:
         return 0
     return math.floor(Fraction(elapsed_us, 1_000_000) * BARS_PER_SECOND[speed])
+
+
+def seconds_to_next_bar(anchor_at: datetime, now: datetime, speed: str) -> float:
+    """Wall-clock seconds from `now` until a clock anchored at `anchor_at` reveals its next
+    bar (pure; bars are counted, not timestamps, so gaps in the data do not matter)."""
+    rate = BARS_PER_SECOND[speed]
+    due_at_us = math.ceil(Fraction(bars_due(anchor_at, now, speed) + 1) / rate * 1_000_000)
+    elapsed_us = (now - anchor_at) // _MICROSECOND
+    return max(0.0, (due_at_us - elapsed_us) / 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,23 @@ async def step(s: AsyncSession, sess: TradingSession, n: int, now: datetime) -> 
     assert sess.current_ts is not None
     target, last = await bars.nth_bar_after(s, sess, sess.current_ts, n)
     await advance_to(s, sess, target, last=last, now=now)
+
+
+async def step_until_fill(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
+    """Reveal bars of a locked, materialized RUNNING or PAUSED session up to the next bar on
+    which something fills (`fills.next_fill_ts`), or to the session's last bar when nothing
+    does (it then completes), like a replay's auto-pause. The status is otherwise kept."""
+    assert sess.current_ts is not None
+    end = await bars.last_bar(s, sess)
+    if end is None or end <= sess.current_ts:  # already on the last bar
+        await advance_to(s, sess, sess.current_ts, last=True, now=now)
+        return
+    fill = await fills.next_fill_ts(s, sess, sess.current_ts, end)
+    if fill is None or fill >= end:
+        await advance_to(s, sess, end, last=True, now=now)
+        return
+    target = max(fill, sess.current_ts)
+    await advance_to(s, sess, target, last=not await bars.has_bar_after(s, sess, target), now=now)
 
 
 async def seek(s: AsyncSession, sess: TradingSession, ts: datetime, now: datetime) -> None:

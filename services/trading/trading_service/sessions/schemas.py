@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -139,11 +139,22 @@ class SessionUpdate(BaseModel):
 
 
 class StepRequest(BaseModel):
-    """`POST /sessions/{id}/step`: reveal `bars` more bars at once."""
+    """`POST /sessions/{id}/step`: reveal `bars` more bars at once (default 1), or
+    `until: "fill"`: every bar up to the next fill or the end. One or the other, not both."""
 
     model_config = ConfigDict(extra="forbid")
 
     bars: Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_STEP_BARS)] = 1
+    until: Literal["fill"] | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> StepRequest:
+        if "until" in self.model_fields_set:
+            if self.until is None:
+                raise ValueError('until cannot be null (its only value is "fill")')
+            if "bars" in self.model_fields_set:
+                raise ValueError("give either bars or until, not both")
+        return self
 
 
 class SeekRequest(BaseModel):
