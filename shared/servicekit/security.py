@@ -69,7 +69,7 @@ class TokenVerifier:
         *,
         algorithms: tuple[str, ...] = ALLOWED_ALGORITHMS,
         refetch_interval: float = 30.0,
-        empty_cache_retry: float = 2.0,
+        empty_cache_retry: float = 0.5,
         http_timeout: float = 3.0,
         leeway: float = 5.0,
     ) -> None:
@@ -118,6 +118,21 @@ class TokenVerifier:
                     self.add_jwks(resp.json())
             except (httpx.HTTPError, ValueError) as exc:
                 log.warning("jwks fetch failed", extra={"url": self.jwks_url, "error": str(exc)})
+
+    @property
+    def has_keys(self) -> bool:
+        return bool(self._keys)
+
+    async def warm(self, *, max_delay: float = 5.0) -> None:
+        """Background task at startup: fetch until the first keys arrive (the auth service
+        may start after this one), backing off to `max_delay`; never blocks a request."""
+        delay = self.empty_cache_retry
+        while not self._keys:
+            await self.refresh(force=True)
+            if self._keys:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
 
     async def _key_for(self, kid: str) -> jwt.PyJWK | None:
         key = self._keys.get(kid)

@@ -404,3 +404,45 @@ async def test_bearer_writes_are_exempt_from_csrf(
         "/write", headers={**bearer(issuer.token(9)), "Sec-Fetch-Site": "cross-site"}
     )
     assert resp.status_code == 200
+
+
+async def test_warm_up_loads_keys_once_auth_starts_after_the_service(
+    issuer: TokenFactory,
+) -> None:
+    """Startup order: the service may come up before auth; the background warm-up keeps
+    trying (backing off) and loads the keys as soon as auth answers."""
+    late = JwksServer(issuer.jwks())
+    url = late.url
+    late.stop()  # auth is not up yet
+    verifier = TokenVerifier(url, TEST_ISSUER, TEST_AUDIENCE, empty_cache_retry=0.05)
+    task = asyncio.create_task(verifier.warm(max_delay=0.1))
+    await asyncio.sleep(0.3)
+    assert not verifier.has_keys and not task.done()
+    port = int(url.split(":")[2].split("/")[0])
+    restarted = _serve_on(port, issuer.jwks())  # auth comes up, same address
+    try:
+        await asyncio.wait_for(task, timeout=5)
+        assert verifier.has_keys
+        assert (await verifier.verify(issuer.token(3)))["sub"] == "3"
+    finally:
+        restarted.shutdown()
+        restarted.server_close()
+
+
+def _serve_on(port: int, jwks: dict[str, Any]) -> ThreadingHTTPServer:
+    body = json.dumps(jwks).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    return httpd

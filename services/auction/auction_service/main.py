@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -31,7 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def warm_keys() -> None:
         # Fetch the JWKS in the background: startup never waits on the auth service.
-        app.state.jwks_task = asyncio.create_task(verifier.refresh())
+        app.state.jwks_task = asyncio.create_task(verifier.warm())
+
+    async def stop_keys() -> None:
+        task = app.state.jwks_task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     app = create_service_app(
         service="auction",
@@ -44,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         validation_code="VALIDATION_ERROR",
         malformed_json_code="VALIDATION_ERROR",
         on_startup=warm_keys,
+        on_shutdown=stop_keys,
     )
     app.state.settings = settings
     app.state.db = db

@@ -445,6 +445,7 @@ async def test_delete_another_users_session_is_403(kit: Any, client: httpx.Async
     assert admin.status_code == 204
 
 
+@pytest.mark.in_process_only  # /openapi.json is the service's own, not routed by the gateway
 async def test_openapi_documents_the_error_statuses(client: httpx.AsyncClient) -> None:
     """Every error status a route answers appears in its OpenAPI `responses`."""
     doc = (await client.get("/openapi.json")).json()

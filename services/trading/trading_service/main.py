@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -29,10 +31,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     authenticator = Authenticator(verifier, settings.allowed_origins)
 
     async def warm_keys() -> None:
-        import asyncio
-
         # Fetch the JWKS in the background: startup never waits on the auth service.
-        app.state.jwks_task = asyncio.create_task(verifier.refresh())
+        app.state.jwks_task = asyncio.create_task(verifier.warm())
+
+    async def stop_keys() -> None:
+        task = app.state.jwks_task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     app = create_service_app(
         service="trading",
@@ -43,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         render=render_error,
         validation_status=422,
         on_startup=warm_keys,
+        on_shutdown=stop_keys,
     )
     app.state.settings = settings
     app.state.db = db
