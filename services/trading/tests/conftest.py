@@ -177,3 +177,50 @@ class ReplayKit:
 @pytest.fixture
 async def kit(client: httpx.AsyncClient, tokens: TokenFactory, trading_app) -> ReplayKit:  # type: ignore[no-untyped-def]
     return ReplayKit(client, tokens, trading_app)
+
+
+# --- Event streams (GET /sessions/{id}/stream) ---
+
+
+@pytest.fixture(scope="session")
+async def live_trading_url(trading_app, request: pytest.FixtureRequest) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """A real HTTP server for streamed responses (httpx's ASGITransport buffers a whole body
+    and never reports a disconnect); the real gateway with THROUGH_GATEWAY=1."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from devstack.testing import through_gateway
+
+    if through_gateway():
+        yield request.getfixturevalue("gateway_stack").gateway_url
+        return
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        trading_app,
+        lifespan="off",  # the app's lifespan already runs (trading_app)
+        log_config=None,
+        access_log=False,
+        http="h11",
+        ws="none",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has only a flag)
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+async def stream_client(live_trading_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client over real sockets, for `GET /sessions/{id}/stream`."""
+    async with httpx.AsyncClient(base_url=live_trading_url, timeout=10) as c:
+        yield c

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BaseModel
 
 from servicekit.idempotency import Idempotency
@@ -14,7 +14,7 @@ from servicekit.idempotency import Idempotency
 from ..db import idempotency_keys
 from ..dependencies import PrincipalDep, SessionDep
 from . import repository as repo
-from . import service
+from . import service, stream
 from .dependencies import CreatedRangeDep
 from .lifecycle import Action
 from .schemas import (
@@ -143,9 +143,8 @@ async def step_session(
     principal: PrincipalDep,
     body: Annotated[StepRequest | None, Body()] = None,
 ) -> SessionOut:
-    """Reveal `bars` more bars at once (default 1), RUNNING or PAUSED."""
-    n = body.bars if body is not None else 1
-    return await service.step_session(s, principal, session_id, n)
+    """Reveal `bars` more bars at once (default 1), or `until: "fill"`; RUNNING or PAUSED."""
+    return await service.step_session(s, principal, session_id, body or StepRequest())
 
 
 @router.post("/sessions/{session_id}/seek", response_model=SessionOut, responses=_LIFECYCLE)
@@ -170,3 +169,27 @@ async def session_candles(
 ) -> SessionCandles:
     """Bars at the session's timeframe up to its current_ts, oldest first (no look-ahead)."""
     return await service.session_candles(s, principal, session_id, limit=limit, before=before)
+
+
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: state, bar (id: its open time), status, deleted, "
+        "error; fill is reserved for the positions engine. Resumes after `Last-Event-ID`.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "/sessions/{session_id}/stream",
+    response_class=StreamingResponse,
+    responses={**_STREAM_DOC, **_OWNED},
+)
+async def stream_session(
+    session_id: int, request: Request, s: SessionDep, principal: PrincipalDep
+) -> StreamingResponse:
+    """Server-Sent Events of the replay: one event per revealed bar and per status change."""
+    first = await service.get_session(s, principal, session_id)
+    last_seen = stream.parse_last_event_id(request.headers.get("last-event-id"))
+    events = stream.events(request, request.app.state.db.sessionmaker, first, last_seen)
+    return StreamingResponse(events, media_type="text/event-stream", headers=stream.HEADERS)
