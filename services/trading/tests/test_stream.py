@@ -1,0 +1,446 @@
+"""SPEC 3, replay clock: `GET /sessions/{id}/stream`, Server-Sent Events, one event per
+revealed bar at playback speed, never a bar after the clock's current_ts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest.mock import ANY
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+
+from devstack.testing import through_gateway
+from trading_service.sessions import stream as stream_module
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+
+
+def bar(i: int) -> str:
+    return (T0 + i * MIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def index(ts: str) -> int:
+    """The M1 bar number of an ISO timestamp of the standard data set."""
+    return int((datetime.fromisoformat(ts) - T0) / MIN)
+
+
+class Sse:
+    """Reads an event stream in a task of its own, so a test can wait with timeouts."""
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self.resp = resp
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.ended = False
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        fields: dict[str, Any] = {}
+        try:
+            async for line in self.resp.aiter_lines():
+                if line.startswith(":"):
+                    await self.queue.put({"event": "comment", "data": line})
+                elif line == "":
+                    if fields:
+                        fields["received"] = time.monotonic()
+                        await self.queue.put(fields)
+                        fields = {}
+                else:
+                    name, _, value = line.partition(":")
+                    fields[name] = value.removeprefix(" ")
+        finally:
+            await self.queue.put(None)
+
+    async def next(self, wait: float = 3.0) -> dict[str, Any] | None:
+        """The next event (data decoded), None when the server ended the stream."""
+        ev = await asyncio.wait_for(self.queue.get(), wait)
+        if ev is None:
+            self.ended = True
+        elif "data" in ev and ev["event"] != "comment":
+            ev["data"] = json.loads(ev["data"])
+        return ev
+
+    async def until(self, name: str, wait: float = 3.0) -> list[dict[str, Any]]:
+        """Events up to and including the first `name` event."""
+        seen: list[dict[str, Any]] = []
+        while True:
+            ev = await self.next(wait)
+            assert ev is not None, f"stream ended before a {name} event: {seen}"
+            seen.append(ev)
+            if ev["event"] == name:
+                return seen
+
+    async def quiet(self, seconds: float) -> list[dict[str, Any]]:
+        """Whatever arrives within `seconds`."""
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + seconds
+        with contextlib.suppress(TimeoutError):
+            while (left := deadline - time.monotonic()) > 0:
+                ev = await self.next(left)
+                if ev is None:
+                    break
+                seen.append(ev)
+        return seen
+
+    async def to_end(self, wait: float = 3.0) -> list[dict[str, Any]]:
+        """Every event until the server closes the stream."""
+        seen: list[dict[str, Any]] = []
+        while (ev := await self.next(wait)) is not None:
+            seen.append(ev)
+        return seen
+
+
+@pytest.fixture
+def open_stream(stream_client: httpx.AsyncClient) -> Any:
+    @contextlib.asynccontextmanager
+    async def opener(
+        sid: object, headers: dict[str, str], last_event_id: str | None = None
+    ) -> AsyncIterator[Sse]:
+        h = dict(headers)
+        if last_event_id is not None:
+            h["Last-Event-ID"] = last_event_id
+        async with stream_client.stream("GET", f"/sessions/{sid}/stream", headers=h) as resp:
+            assert resp.status_code == 200, await resp.aread()
+            sse = Sse(resp)
+            try:
+                yield sse
+            finally:
+                sse.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sse.task
+
+    return opener
+
+
+@pytest.fixture
+async def m1(kit: Any) -> int:
+    """An instrument with 120 M1 bars from 2024-01-01T00:00Z."""
+    iid: int = await kit.instrument()
+    await kit.bars(iid, T0, 120, MIN)
+    return iid
+
+
+@pytest.fixture
+def session(kit: Any, client: httpx.AsyncClient) -> Any:
+    """A session of user 1 and a poster for its actions."""
+
+    async def make(iid: int, **overrides: object) -> Any:
+        overrides.setdefault("end_ts", None)
+        sid = (await kit.session(iid, **overrides))["id"]
+        h = kit.tokens.headers(1)
+
+        async def post(action: str, json: Any = None) -> dict[str, Any]:
+            resp = await client.post(f"/sessions/{sid}/{action}", json=json, headers=h)
+            assert resp.status_code == 200, resp.text
+            out: dict[str, Any] = resp.json()
+            return out
+
+        return sid, h, post
+
+    return make
+
+
+def bars_of(events: list[dict[str, Any]]) -> list[str]:
+    return [ev["data"]["ts"] for ev in events if ev["event"] == "bar"]
+
+
+async def test_stream_at_15x_sends_every_bar_in_order_never_ahead_of_the_clock(
+    kit: Any, m1: int, session: Any, open_stream: Any, client: httpx.AsyncClient
+) -> None:
+    """At 15x the stream sends one `bar` event per revealed bar, in order, without gaps,
+    each one received no earlier than the clock revealed it (no look-ahead)."""
+    sid, h, post = await session(m1, speed="15x")
+    await post("start")
+    anchor = (await kit.sql("SELECT anchor_at FROM trading_sessions WHERE id = :id", id=sid))[0][0]
+    t0 = time.monotonic()
+    db_now = (await kit.sql("SELECT clock_timestamp()"))[0][0]
+    offset = db_now - timedelta(seconds=(t0 + time.monotonic()) / 2)  # monotonic -> db clock
+    async with open_stream(sid, h) as sse:
+        state = await sse.next()
+        assert state is not None and state["event"] == "state"
+        assert state["data"]["session_status"] == "RUNNING"
+        assert state["data"]["speed"] == "15x"
+        received: list[dict[str, Any]] = []
+        while len(received) < 25:
+            ev = await sse.next(1.0)
+            assert ev is not None and ev["event"] == "bar", ev
+            received.append(ev)
+    got = [ev["data"]["ts"] for ev in received]
+    first = index(state["data"]["current_ts"]) + 1
+    assert got == [bar(i) for i in range(first, first + 25)]  # in order, no gaps
+    for ev in received:
+        assert ev["id"] == ev["data"]["ts"]
+        assert set(ev["data"]) == {"ts", "open", "high", "low", "close", "volume"}
+        # Bar k is revealed k/15 s after the anchor: it must not arrive before.
+        at_db = offset + timedelta(seconds=ev["received"])
+        due = anchor + timedelta(seconds=index(ev["data"]["ts"]) / 15)
+        assert at_db >= due - timedelta(milliseconds=10), (ev["data"]["ts"], at_db, due)
+    now = (await client.get(f"/sessions/{sid}", headers=h)).json()
+    assert got[-1] <= now["current_ts"]
+    candles = (await client.get(f"/sessions/{sid}/candles", headers=h)).json()["candles"]
+    by_ts = {c["ts"]: c for c in candles}
+    assert all(by_ts[ev["data"]["ts"]] == ev["data"] for ev in received)  # the same bars
+
+
+async def test_response_headers_and_initial_state(
+    m1: int, session: Any, stream_client: httpx.AsyncClient
+) -> None:
+    """text/event-stream, Cache-Control: no-cache, X-Accel-Buffering: no; a `state` first."""
+    sid, h, post = await session(m1, speed="1x")
+    await post("start")
+    await post("pause")
+    async with stream_client.stream("GET", f"/sessions/{sid}/stream", headers=h) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        assert resp.headers["cache-control"] == "no-cache"
+        assert resp.headers["x-accel-buffering"] == "no"
+        lines = resp.aiter_lines()
+        head = [await anext(lines) for _ in range(4)]
+    assert head[0].startswith("retry: ")
+    assert head[1] == "event: state"
+    data = json.loads(head[2].removeprefix("data: "))
+    assert data == {
+        "session_id": sid,
+        "session_status": "PAUSED",
+        "current_ts": bar(0),
+        "speed": "1x",
+        "timeframe": "M1",
+    }
+    assert head[3] == ""
+
+
+async def test_pause_sends_status_then_no_bars_and_resume_continues(
+    m1: int, session: Any, open_stream: Any, client: httpx.AsyncClient
+) -> None:
+    """Pausing: every bar the pause revealed, then `status` PAUSED, then nothing; a step
+    while paused streams its bars at once; resume and a speed change are announced."""
+    sid, h, post = await session(m1, speed="15x")
+    await post("start")
+    async with open_stream(sid, h) as sse:
+        await sse.until("bar")
+        paused = await post("pause")
+        events = await sse.until("status")
+        assert events[-1]["data"]["session_status"] == "PAUSED"
+        assert events[-1]["data"]["current_ts"] == paused["current_ts"]
+        streamed = bars_of(events)
+        assert not streamed or streamed[-1] == paused["current_ts"]
+        assert bars_of(await sse.quiet(0.6)) == []  # paused: nothing more
+        stepped = await post("step", json={"bars": 3})
+        events = await sse.until("bar")
+        events += await sse.quiet(0.4)
+        p = index(paused["current_ts"])
+        assert bars_of(events) == [bar(p + 1), bar(p + 2), bar(p + 3)]
+        assert stepped["current_ts"] == bar(p + 3)
+        resp = await client.put(f"/sessions/{sid}", json={"speed": "0.5x"}, headers=h)
+        assert resp.status_code == 200, resp.text
+        events = await sse.until("state")
+        assert events[-1]["data"]["speed"] == "0.5x"
+        await post("resume")
+        events = await sse.until("status")
+        assert events[-1]["data"]["session_status"] == "RUNNING"
+        assert bars_of(events) == []
+
+
+async def test_completion_closes_the_stream(m1: int, session: Any, open_stream: Any) -> None:
+    """The clock reaching the end: the last bars, `status` COMPLETED, then the stream ends."""
+    sid, h, post = await session(m1, speed="15x", end_ts="2024-01-01T00:09:30Z")
+    await post("start")
+    async with open_stream(sid, h) as sse:
+        events = await sse.to_end()
+    assert events[-1]["event"] == "status"
+    assert events[-1]["data"]["session_status"] == "COMPLETED"
+    assert events[-1]["data"]["current_ts"] == bar(9)
+    first = index(events[0]["data"]["current_ts"]) + 1
+    assert bars_of(events) == [bar(i) for i in range(first, 10)]
+
+
+async def test_step_until_fill_streams_the_rest_then_completes(
+    m1: int, session: Any, open_stream: Any
+) -> None:
+    """`step {until: "fill"}` with no fill: every remaining bar in order, then COMPLETED."""
+    sid, h, post = await session(m1, speed="1x", end_ts="2024-01-01T00:40:00Z")
+    await post("start")
+    await post("pause")
+    async with open_stream(sid, h) as sse:
+        await sse.until("state")
+        await post("step", json={"until": "fill"})
+        events = await sse.to_end()
+    assert bars_of(events) == [bar(i) for i in range(1, 41)]
+    assert [ev["event"] for ev in events[-1:]] == ["status"]
+    assert events[-1]["data"]["session_status"] == "COMPLETED"
+
+
+async def test_a_finished_session_sends_its_state_and_closes(
+    m1: int, session: Any, open_stream: Any
+) -> None:
+    sid, h, post = await session(m1)
+    await post("start")
+    await post("stop")
+    async with open_stream(sid, h) as sse:
+        events = await sse.to_end()
+    assert [ev["event"] for ev in events] == ["state"]
+    assert events[0]["data"]["session_status"] == "COMPLETED"
+
+
+async def test_a_draft_streams_its_first_bar_when_started(
+    m1: int, session: Any, open_stream: Any
+) -> None:
+    """Watching a DRAFT: nothing, then on start the first bar and `status` RUNNING."""
+    sid, h, post = await session(m1, speed="0.5x", start_ts=bar(5))
+    async with open_stream(sid, h) as sse:
+        state = await sse.next()
+        assert state is not None
+        assert (state["data"]["session_status"], state["data"]["current_ts"]) == ("DRAFT", None)
+        await post("start")
+        events = await sse.until("status")
+    assert bars_of(events) == [bar(5)]
+    assert events[-1]["data"]["session_status"] == "RUNNING"
+
+
+async def test_last_event_id_resumes_after_that_bar_never_beyond_current_ts(
+    m1: int, session: Any, open_stream: Any
+) -> None:
+    """A reconnect with Last-Event-ID gets the bars after it up to current_ts, no more."""
+    sid, h, post = await session(m1, speed="1x")
+    await post("start")
+    await post("pause")
+    await post("step", json={"bars": 10})
+    async with open_stream(sid, h, last_event_id=bar(3)) as sse:
+        events = [await sse.next()]
+        events += await sse.quiet(0.5)
+    assert events[0] is not None and events[0]["event"] == "state"
+    assert bars_of(events) == [bar(i) for i in range(4, 11)]
+    assert [ev["id"] for ev in events if ev["event"] == "bar"] == bars_of(events)
+    async with open_stream(sid, h, last_event_id=bar(50)) as sse:
+        assert bars_of(await sse.quiet(0.4)) == []  # ahead of the clock: nothing
+    async with open_stream(sid, h, last_event_id="not-a-bar") as sse:
+        assert bars_of(await sse.quiet(0.4)) == []  # ignored: from now on
+
+
+async def test_last_event_id_before_the_start_resumes_from_the_first_revealed_bar(
+    m1: int, session: Any, open_stream: Any
+) -> None:
+    """History before start_ts is not part of the stream (the clock never revealed it)."""
+    sid, h, post = await session(m1, speed="1x", start_ts=bar(100))
+    await post("start")
+    await post("pause")
+    await post("step", json={"bars": 2})
+    async with open_stream(sid, h, last_event_id=bar(0)) as sse:
+        events = await sse.quiet(0.5)
+    assert bars_of(events) == [bar(100), bar(101), bar(102)]
+
+
+async def test_deleting_the_session_ends_the_stream(
+    m1: int, session: Any, open_stream: Any, client: httpx.AsyncClient
+) -> None:
+    sid, h, post = await session(m1)
+    await post("start")
+    async with open_stream(sid, h) as sse:
+        await sse.until("state")
+        assert (await client.delete(f"/sessions/{sid}", headers=h)).status_code == 204
+        events = await sse.to_end()
+    assert events[-1] == {"event": "deleted", "data": {"session_id": sid}, "received": ANY}
+
+
+async def test_stream_access_rules_are_json_errors(
+    kit: Any, m1: int, session: Any, stream_client: httpx.AsyncClient, open_stream: Any
+) -> None:
+    """As GET /sessions/{id}: 401, 403 for another user's, 404; plain JSON, no stream."""
+    sid, h, _ = await session(m1)
+    cases = [
+        (f"/sessions/{sid}/stream", {}, 401),
+        (f"/sessions/{sid}/stream", kit.tokens.headers(2), 403),
+        ("/sessions/999999/stream", h, 404),
+        ("/sessions/abc/stream", h, 422),
+    ]
+    for url, headers, status in cases:
+        resp = await stream_client.get(url, headers=headers)
+        assert resp.status_code == status, resp.text
+        assert resp.headers["content-type"].startswith("application/json")
+        assert "detail" in resp.json()
+    async with open_stream(sid, kit.admin) as sse:  # an admin watches anyone's session
+        ev = await sse.next()
+        assert ev is not None and ev["data"]["session_id"] == sid
+
+
+async def _active_streams(live_trading_url: str, request: pytest.FixtureRequest) -> float:
+    """The service's gauge of open streams (its /metrics when it runs as a process)."""
+    if not through_gateway():
+        return REGISTRY.get_sample_value("trading_session_streams_active") or 0.0
+    url = request.getfixturevalue("gateway_stack").service_url("trading") + "/metrics"
+    async with httpx.AsyncClient() as c:
+        body = (await c.get(url)).text
+    for line in body.splitlines():
+        if line.startswith("trading_session_streams_active "):
+            return float(line.split()[1])
+    raise AssertionError("gauge missing")
+
+
+async def test_client_disconnect_ends_the_server_side_stream(
+    m1: int,
+    session: Any,
+    open_stream: Any,
+    live_trading_url: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Closing the connection stops the server's polling promptly (nothing leaks)."""
+    sid, h, post = await session(m1)
+    await post("start")
+    await post("pause")
+    before = await _active_streams(live_trading_url, request)
+    async with open_stream(sid, h) as sse:
+        await sse.until("state")
+        assert await _active_streams(live_trading_url, request) == before + 1
+    deadline = time.monotonic() + 3
+    while await _active_streams(live_trading_url, request) != before:
+        assert time.monotonic() < deadline, "the stream kept running after the disconnect"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.in_process_only  # looks at the in-process app's connection pool
+async def test_an_open_stream_holds_no_database_connection_between_polls(
+    kit: Any, m1: int, session: Any, open_stream: Any
+) -> None:
+    """Each poll takes a connection for one short transaction and gives it back."""
+    sid, h, post = await session(m1)
+    await post("start")
+    await post("pause")
+    pool = kit.app.state.db.engine.pool
+    async with open_stream(sid, h) as sse:
+        await sse.until("state")
+        samples = []
+        for _ in range(30):
+            samples.append(pool.checkedout())
+            await asyncio.sleep(0.02)
+    assert 0 in samples
+    async with kit.app.state.db.engine.connect() as conn:
+        idle_in_tx = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+            )
+        )
+    assert idle_in_tx == 0
+
+
+@pytest.mark.in_process_only  # shortens the heartbeat interval inside this process
+async def test_idle_stream_sends_ping_comments(
+    m1: int, session: Any, open_stream: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While nothing happens, a `: ping` comment keeps the connection alive (~15 s)."""
+    assert stream_module.HEARTBEAT_SECONDS == 15.0
+    monkeypatch.setattr(stream_module, "HEARTBEAT_SECONDS", 0.3)
+    sid, h, post = await session(m1)
+    await post("start")
+    await post("pause")
+    async with open_stream(sid, h) as sse:
+        events = await sse.quiet(0.8)
+    assert {"event": "comment", "data": ": ping"} in events
