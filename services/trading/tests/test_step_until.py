@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from trading_service.replay import fills
+from trading_service.sessions import repository
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -129,8 +130,6 @@ async def test_the_hook_finds_no_fill_today(kit: Any, m1: int, client: httpx.Asy
     """Until the positions engine exists there is never a fill: the hook answers None."""
     body = await kit.session(m1)
     async with kit.app.state.db.sessionmaker() as s:
-        from trading_service.sessions import repository
-
         sess = await repository.get(s, int(body["id"]))
         assert sess is not None
         assert await fills.next_fill_ts(s, sess, T0, T0 + 60 * MIN) is None
