@@ -66,11 +66,11 @@ class PgCluster:
     def dsn(self, database: str = "postgres") -> str:
         return self.server.dsn(database)
 
-    def database(self, name: str, alembic_ini: Path | None = None) -> str:
-        """A fresh database for this run (dropped first), migrated to head when asked; asking
-        again for the same name in the same run gives the same database."""
+    def database(self, name: str, alembic_ini: Path | None = None, *, reuse: bool = False) -> str:
+        """A fresh database (dropped first), migrated to head when asked; with `reuse`, the one
+        this run already made under that name, if any (the gateway stack shares the suites')."""
         db_name = f"{name}_{self.suffix}"
-        if db_name in self._created:
+        if reuse and db_name in self._created:
             return self._created[db_name]
         create_database(self.dsn(), db_name, drop_existing=True)
         url = self.dsn(db_name)
@@ -182,8 +182,8 @@ def gateway_stack(
     inis = {name: REPO_ROOT / "services" / name / "alembic.ini" for name in ("trading", "auction")}
     urls = {
         "auth": pg_cluster.database("gw_auth"),
-        "trading": pg_cluster.database("trading", inis["trading"]),
-        "auction": pg_cluster.database("auction", inis["auction"]),
+        "trading": pg_cluster.database("trading", inis["trading"], reuse=True),
+        "auction": pg_cluster.database("auction", inis["auction"], reuse=True),
     }
     env = {"AUTH_SIGNING_KEY": tokens.private_pem()}
     for prefix in ("AUTH", "TRADING", "AUCTION"):
@@ -233,3 +233,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A terminated test run (SIGTERM from CI or a timeout) unwinds like Ctrl-C, so session
+    fixtures still stop the PostgreSQL and the stack they started: nothing is left running."""
+    import signal
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading_main():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
