@@ -6,6 +6,8 @@ FastAPI's `{"detail": ...}`; auction: the seed's envelope; auth: `{"detail": ...
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,10 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .config import ServiceSettings
 from .db import Database
 from .errors import ServiceError, is_database_unavailable
 from .health import health_router
+from .logging import configure_logging
 from .observability import RequestContextMiddleware
+from .security import Authenticator, TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -230,4 +235,53 @@ def create_service_app(
     tune_openapi(app, validation_status)
     # Added last, so outermost: every response, errors included, gets the request id.
     app.add_middleware(RequestContextMiddleware, service=service)
+    return app
+
+
+def create_resource_app(
+    *,
+    service: str,
+    title: str,
+    version: str,
+    settings: ServiceSettings,
+    alembic_ini: Path,
+    render: ErrorRenderer,
+    **kw: Any,
+) -> FastAPI:
+    """A service whose callers carry the auth service's access tokens (trading, auction):
+    its database, and a JWKS verifier warmed in the background (startup never waits on
+    auth) behind the `Authenticator` dependency; all four on `app.state`."""
+    configure_logging(service, settings.log_level)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    verifier = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def warm_keys() -> None:
+        tasks.append(asyncio.create_task(verifier.warm()))
+
+    async def stop_keys() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = create_service_app(
+        service=service,
+        title=title,
+        version=version,
+        db=db,
+        alembic_ini=alembic_ini,
+        render=render,
+        on_startup=warm_keys,
+        on_shutdown=stop_keys,
+        **kw,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.verifier = verifier
+    app.state.authenticator = Authenticator(verifier, settings.allowed_origins)
     return app
