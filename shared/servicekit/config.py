@@ -26,8 +26,8 @@ class ServiceSettings(BaseSettings):
 
     environment: str = "development"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    db_pool_size: int = 10
-    db_max_overflow: int = 20
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
     log_level: str = "INFO"
     # Token verification (trading, auction); auth uses the same values to sign.
     jwt_issuer: str = "http://127.0.0.1:8080/auth"

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,10 @@ class TokenVerifier:
         self.http_timeout = http_timeout
         self.leeway = leeway
         self._keys: dict[str, jwt.PyJWK] = {}
+        # token -> its verified claims, until `exp`: a signature is checked once per token,
+        # not once per request (access tokens are stateless: nothing revokes one before exp).
+        self._verified: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self.cache_size = 4096
         self._last_fetch = float("-inf")
         self._lock = asyncio.Lock()
         self.fetch_count = 0
@@ -143,6 +148,20 @@ class TokenVerifier:
 
     async def verify(self, token: str, *, typ: str = ACCESS_TOKEN_TYP) -> dict[str, Any]:
         """Return the claims of a valid token, or raise Unauthorized."""
+        cached = self._verified.get((typ, token))
+        if cached is not None:
+            if cached["exp"] + self.leeway > time.time():
+                self._verified.move_to_end((typ, token))
+                return dict(cached)
+            del self._verified[(typ, token)]
+        claims = await self._verify_uncached(token, typ)
+        if isinstance(claims.get("exp"), (int, float)):
+            self._verified[(typ, token)] = dict(claims)
+            if len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        return claims
+
+    async def _verify_uncached(self, token: str, typ: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.exceptions.DecodeError as exc:

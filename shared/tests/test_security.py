@@ -446,3 +446,31 @@ def _serve_on(port: int, jwks: dict[str, Any]) -> ThreadingHTTPServer:
     httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
     return httpd
+
+
+async def test_verified_tokens_are_cached_until_they_expire(
+    verifier: TokenVerifier, issuer: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token's signature is checked once, not on every request; the cache never outlives
+    `exp` (plus the leeway), and a different string (tampered) is never a hit."""
+    calls = 0
+    real = verifier._verify_uncached
+
+    async def counting(token: str, typ: str) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        return await real(token, typ)
+
+    monkeypatch.setattr(verifier, "_verify_uncached", counting)
+    token = issuer.token(5, exp=int(time.time() - verifier.leeway) + 3)  # valid 2-3 s more
+    assert (await verifier.verify(token))["sub"] == "5"
+    assert (await verifier.verify(token))["sub"] == "5"
+    assert calls == 1
+    header, payload, sig = token.split(".")
+    with pytest.raises(Exception, match="Invalid token"):
+        await verifier.verify(f"{header}.{payload}.{sig[:-2]}AA")
+    with pytest.raises(Exception, match="Invalid token"):
+        await verifier.verify(token, typ="csrf+jwt")  # another typ: its own entry
+    await asyncio.sleep(3.1)
+    with pytest.raises(Exception, match="Token expired"):
+        await verifier.verify(token)
