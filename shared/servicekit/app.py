@@ -111,7 +111,10 @@ class _UnhandledErrors:
             if started:
                 raise
             if is_database_unavailable(exc):
-                log.warning("database unavailable", extra={"error": type(exc).__name__})
+                log.warning(
+                    "database unavailable",
+                    extra={"error": type(exc).__name__, "detail": str(exc)[:300]},
+                )
                 response = self.render(
                     None,
                     503,

@@ -89,6 +89,7 @@ class Database:
             **engine_kw,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        install_idle_ping(self.engine)
 
     async def session(self) -> AsyncIterator[AsyncSession]:
         """FastAPI dependency: services flush, this commits on success or rolls back."""

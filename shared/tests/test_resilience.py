@@ -1,6 +1,7 @@
 """SPEC section 6: a database outage is a 503 in the service's own format, and the service
 recovers by itself when the database returns; request ids and log redaction."""
 
+import asyncio
 import json
 import logging
 import tempfile
@@ -145,3 +146,31 @@ def test_openapi_is_true_to_the_validation_status() -> None:
     assert "422" not in op["responses"]
     assert op["responses"]["400"]["description"] == "Validation error"
     assert op["summary"] == "Create a thing"
+
+
+async def test_connections_killed_while_idle_are_replaced_before_use(own_postgres: Any) -> None:
+    """The idle ping (one round trip, only after a second idle) finds pooled connections the
+    server terminated (restart, failover, pg_terminate_backend) and replaces them: the next
+    request succeeds instead of failing on a dead connection."""
+    import asyncpg
+
+    db = Database(
+        own_postgres.dsn().replace("postgresql://", "postgresql+asyncpg://"),
+        pool_size=3,
+        max_overflow=0,
+    )
+    transport = httpx.ASGITransport(app=make_app(db), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for _ in range(3):
+            assert (await client.get("/now")).status_code == 200
+        admin = await asyncpg.connect(own_postgres.dsn())
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        await admin.close()
+        assert killed >= 1
+        await asyncio.sleep(1.2)  # idle for over a second: the next checkout pings
+        statuses = [(await client.get("/now")).status_code for _ in range(5)]
+        assert statuses == [200] * 5
+    await db.dispose()

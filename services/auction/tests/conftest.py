@@ -16,7 +16,7 @@ from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory
 
 @pytest.fixture(scope="session")
 def auction_db_url(pg_cluster: PgCluster) -> str:
-    return pg_cluster.database("auction", ALEMBIC_INI)
+    return pg_cluster.database("auction", ALEMBIC_INI, reuse=True)  # shared with gateway_stack
 
 
 @pytest.fixture(scope="session")

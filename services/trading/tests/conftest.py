@@ -19,7 +19,7 @@ from trading_service.timeframes import Timeframe, available_timeframes
 
 @pytest.fixture(scope="session")
 def trading_db_url(pg_cluster: PgCluster) -> str:
-    return pg_cluster.database("trading", ALEMBIC_INI)
+    return pg_cluster.database("trading", ALEMBIC_INI, reuse=True)  # shared with gateway_stack
 
 
 @pytest.fixture(scope="session")
