@@ -1,8 +1,12 @@
-"""Masters API: categories, products, farmers and buyers, each a commissioner's own."""
+"""Masters API: categories, products, farmers and buyers, each a commissioner's own.
 
-from __future__ import annotations
+The four masters share one shape (list, create, get, update, delete); `_master_routes` adds
+that shape for one of them. Annotations here are evaluated (no `from __future__ import
+annotations`), because FastAPI reads the schema classes the factory closes over.
+"""
 
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
@@ -51,380 +55,160 @@ SearchQ = Annotated[
 ActiveQ = Annotated[bool | None, Query(description="Only active (true) or inactive (false)")]
 
 
-# --- categories ---
-@router.get(
-    "/categories",
-    tags=["categories"],
-    response_model=ListEnvelope[CategoryOut],
-    responses=error_responses(),
-)
-async def list_categories(
-    commissioner: CommissionerDep,
-    session: SessionDep,
-    page: PageDep,
-    q: SearchQ = None,
-) -> ListEnvelope[CategoryOut]:
-    """List categories, paginated, with `q` search."""
-    rows, total = await repo.list_page(
-        session,
-        Category,
-        commissioner.user_id,
-        q=q,
-        active=None,
-        offset=page.offset,
-        limit=page.limit,
+def _master_routes(
+    plural: str,
+    singular: str,
+    model: Any,
+    out: Any,
+    create_schema: Any,
+    update_schema: Any,
+    *,
+    active_filter: bool,
+) -> None:
+    """Add `/api/<plural>` (list, create) and `/api/<plural>/{id}` (get, put/patch, delete)."""
+    path, item = f"/{plural}", f"/{plural}/{{id}}"
+    tags: list[str | Enum] = [plural]
+
+    async def list_page(
+        commissioner: CommissionerDep, session: SessionDep, page: PageDep, q: SearchQ, active: Any
+    ) -> Any:
+        rows, total = await repo.list_page(
+            session,
+            model,
+            commissioner.user_id,
+            q=q,
+            active=active,
+            offset=page.offset,
+            limit=page.limit,
+        )
+        data = [out.model_validate(r) for r in rows]
+        return ok_list(data, page=page.page, limit=page.limit, total=total)
+
+    if active_filter:
+
+        async def list_masters(
+            commissioner: CommissionerDep,
+            session: SessionDep,
+            page: PageDep,
+            q: SearchQ = None,
+            active: ActiveQ = None,
+        ) -> Any:
+            return await list_page(commissioner, session, page, q, active)
+
+    else:
+
+        async def list_masters(  # type: ignore[misc]
+            commissioner: CommissionerDep, session: SessionDep, page: PageDep, q: SearchQ = None
+        ) -> Any:
+            return await list_page(commissioner, session, page, q, None)
+
+    async def create_master(
+        body: create_schema,
+        request: Request,
+        commissioner: CommissionerDep,
+        session: SessionDep,
+    ) -> JSONResponse:
+        async def handler() -> Any:
+            obj = await service.create(session, model, commissioner.user_id, body)
+            return ok(out.model_validate(obj))
+
+        return await idempotent_create(session, request, commissioner, handler)
+
+    async def get_master(id: str, commissioner: CommissionerDep, session: SessionDep) -> Any:
+        obj = await service.get_or_404(session, model, commissioner.user_id, id)
+        return ok(out.model_validate(obj))
+
+    async def update_master(
+        id: str,
+        body: update_schema,
+        commissioner: CommissionerDep,
+        session: SessionDep,
+    ) -> Any:
+        obj = await service.update(session, model, commissioner.user_id, id, body)
+        return ok(out.model_validate(obj))
+
+    async def delete_master(id: str, commissioner: CommissionerDep, session: SessionDep) -> Any:
+        return message(await service.delete(session, model, commissioner.user_id, id))
+
+    # One-line docstrings become the OpenAPI summaries; names keep the operation ids stable.
+    list_masters.__doc__ = f"List {plural}, paginated, with `q` search."
+    create_master.__doc__ = f"Create a {singular}."
+    get_master.__doc__ = f"Get one {singular}."
+    update_master.__doc__ = f"Update a {singular} (only the fields sent)."
+    delete_master.__doc__ = f"Delete a {singular}; 409 while referenced (deactivate instead)."
+    one, many, msg = Envelope[out], ListEnvelope[out], Envelope[MessageData]
+    add = router.add_api_route
+    add(
+        path,
+        list_masters,
+        methods=["GET"],
+        name=f"list_{plural}",
+        tags=tags,
+        response_model=many,
+        responses=error_responses(),
     )
-    data = [CategoryOut.model_validate(r) for r in rows]
-    return ok_list(data, page=page.page, limit=page.limit, total=total)
-
-
-@router.post(
-    "/categories",
-    tags=["categories"],
-    status_code=201,
-    response_model=Envelope[CategoryOut],
-    responses=error_responses(409, 422),
-)
-async def create_category(
-    body: CategoryCreate, request: Request, commissioner: CommissionerDep, session: SessionDep
-) -> JSONResponse:
-    """Create a category."""
-
-    async def handler() -> Envelope[CategoryOut]:
-        obj = await service.create(session, Category, commissioner.user_id, body)
-        return ok(CategoryOut.model_validate(obj))
-
-    return await idempotent_create(session, request, commissioner, handler)
-
-
-@router.get(
-    "/categories/{id}",
-    tags=["categories"],
-    response_model=Envelope[CategoryOut],
-    responses=error_responses(404),
-)
-async def get_category(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[CategoryOut]:
-    """Get one category."""
-    obj = await service.get_or_404(session, Category, commissioner.user_id, id)
-    return ok(CategoryOut.model_validate(obj))
-
-
-@router.put(
-    "/categories/{id}",
-    tags=["categories"],
-    response_model=Envelope[CategoryOut],
-    responses=error_responses(404, 409),
-)
-@router.patch(
-    "/categories/{id}",
-    tags=["categories"],
-    response_model=Envelope[CategoryOut],
-    responses=error_responses(404, 409),
-    include_in_schema=False,
-)
-async def update_category(
-    id: str, body: CategoryUpdate, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[CategoryOut]:
-    """Update a category (only the fields sent)."""
-    obj = await service.update(session, Category, commissioner.user_id, id, body)
-    return ok(CategoryOut.model_validate(obj))
-
-
-@router.delete(
-    "/categories/{id}",
-    tags=["categories"],
-    response_model=Envelope[MessageData],
-    responses=error_responses(404, 409),
-)
-async def delete_category(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[MessageData]:
-    """Delete a category; 409 while referenced (deactivate instead)."""
-    return message(await service.delete(session, Category, commissioner.user_id, id))
-
-
-# --- products ---
-@router.get(
-    "/products",
-    tags=["products"],
-    response_model=ListEnvelope[ProductOut],
-    responses=error_responses(),
-)
-async def list_products(
-    commissioner: CommissionerDep,
-    session: SessionDep,
-    page: PageDep,
-    q: SearchQ = None,
-    active: ActiveQ = None,
-) -> ListEnvelope[ProductOut]:
-    """List products, paginated, with `q` search."""
-    rows, total = await repo.list_page(
-        session,
-        Product,
-        commissioner.user_id,
-        q=q,
-        active=active,
-        offset=page.offset,
-        limit=page.limit,
+    add(
+        path,
+        create_master,
+        methods=["POST"],
+        name=f"create_{singular}",
+        tags=tags,
+        status_code=201,
+        response_model=one,
+        responses=error_responses(409, 422),
     )
-    data = [ProductOut.model_validate(r) for r in rows]
-    return ok_list(data, page=page.page, limit=page.limit, total=total)
-
-
-@router.post(
-    "/products",
-    tags=["products"],
-    status_code=201,
-    response_model=Envelope[ProductOut],
-    responses=error_responses(409, 422),
-)
-async def create_product(
-    body: ProductCreate, request: Request, commissioner: CommissionerDep, session: SessionDep
-) -> JSONResponse:
-    """Create a product."""
-
-    async def handler() -> Envelope[ProductOut]:
-        obj = await service.create(session, Product, commissioner.user_id, body)
-        return ok(ProductOut.model_validate(obj))
-
-    return await idempotent_create(session, request, commissioner, handler)
-
-
-@router.get(
-    "/products/{id}",
-    tags=["products"],
-    response_model=Envelope[ProductOut],
-    responses=error_responses(404),
-)
-async def get_product(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[ProductOut]:
-    """Get one product."""
-    obj = await service.get_or_404(session, Product, commissioner.user_id, id)
-    return ok(ProductOut.model_validate(obj))
-
-
-@router.put(
-    "/products/{id}",
-    tags=["products"],
-    response_model=Envelope[ProductOut],
-    responses=error_responses(404, 409),
-)
-@router.patch(
-    "/products/{id}",
-    tags=["products"],
-    response_model=Envelope[ProductOut],
-    responses=error_responses(404, 409),
-    include_in_schema=False,
-)
-async def update_product(
-    id: str, body: ProductUpdate, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[ProductOut]:
-    """Update a product (only the fields sent)."""
-    obj = await service.update(session, Product, commissioner.user_id, id, body)
-    return ok(ProductOut.model_validate(obj))
-
-
-@router.delete(
-    "/products/{id}",
-    tags=["products"],
-    response_model=Envelope[MessageData],
-    responses=error_responses(404, 409),
-)
-async def delete_product(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[MessageData]:
-    """Delete a product; 409 while referenced (deactivate instead)."""
-    return message(await service.delete(session, Product, commissioner.user_id, id))
-
-
-# --- farmers ---
-@router.get(
-    "/farmers",
-    tags=["farmers"],
-    response_model=ListEnvelope[FarmerOut],
-    responses=error_responses(),
-)
-async def list_farmers(
-    commissioner: CommissionerDep,
-    session: SessionDep,
-    page: PageDep,
-    q: SearchQ = None,
-    active: ActiveQ = None,
-) -> ListEnvelope[FarmerOut]:
-    """List farmers, paginated, with `q` search."""
-    rows, total = await repo.list_page(
-        session,
-        Farmer,
-        commissioner.user_id,
-        q=q,
-        active=active,
-        offset=page.offset,
-        limit=page.limit,
+    add(
+        item,
+        get_master,
+        methods=["GET"],
+        name=f"get_{singular}",
+        tags=tags,
+        response_model=one,
+        responses=error_responses(404),
     )
-    data = [FarmerOut.model_validate(r) for r in rows]
-    return ok_list(data, page=page.page, limit=page.limit, total=total)
-
-
-@router.post(
-    "/farmers",
-    tags=["farmers"],
-    status_code=201,
-    response_model=Envelope[FarmerOut],
-    responses=error_responses(409, 422),
-)
-async def create_farmer(
-    body: FarmerCreate, request: Request, commissioner: CommissionerDep, session: SessionDep
-) -> JSONResponse:
-    """Create a farmer."""
-
-    async def handler() -> Envelope[FarmerOut]:
-        obj = await service.create(session, Farmer, commissioner.user_id, body)
-        return ok(FarmerOut.model_validate(obj))
-
-    return await idempotent_create(session, request, commissioner, handler)
-
-
-@router.get(
-    "/farmers/{id}",
-    tags=["farmers"],
-    response_model=Envelope[FarmerOut],
-    responses=error_responses(404),
-)
-async def get_farmer(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[FarmerOut]:
-    """Get one farmer."""
-    obj = await service.get_or_404(session, Farmer, commissioner.user_id, id)
-    return ok(FarmerOut.model_validate(obj))
-
-
-@router.put(
-    "/farmers/{id}",
-    tags=["farmers"],
-    response_model=Envelope[FarmerOut],
-    responses=error_responses(404, 409),
-)
-@router.patch(
-    "/farmers/{id}",
-    tags=["farmers"],
-    response_model=Envelope[FarmerOut],
-    responses=error_responses(404, 409),
-    include_in_schema=False,
-)
-async def update_farmer(
-    id: str, body: FarmerUpdate, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[FarmerOut]:
-    """Update a farmer (only the fields sent)."""
-    obj = await service.update(session, Farmer, commissioner.user_id, id, body)
-    return ok(FarmerOut.model_validate(obj))
-
-
-@router.delete(
-    "/farmers/{id}",
-    tags=["farmers"],
-    response_model=Envelope[MessageData],
-    responses=error_responses(404, 409),
-)
-async def delete_farmer(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[MessageData]:
-    """Delete a farmer; 409 while referenced (deactivate instead)."""
-    return message(await service.delete(session, Farmer, commissioner.user_id, id))
-
-
-# --- buyers ---
-@router.get(
-    "/buyers",
-    tags=["buyers"],
-    response_model=ListEnvelope[BuyerOut],
-    responses=error_responses(),
-)
-async def list_buyers(
-    commissioner: CommissionerDep,
-    session: SessionDep,
-    page: PageDep,
-    q: SearchQ = None,
-    active: ActiveQ = None,
-) -> ListEnvelope[BuyerOut]:
-    """List buyers, paginated, with `q` search."""
-    rows, total = await repo.list_page(
-        session,
-        Buyer,
-        commissioner.user_id,
-        q=q,
-        active=active,
-        offset=page.offset,
-        limit=page.limit,
+    add(
+        item,
+        update_master,
+        methods=["PUT"],
+        name=f"update_{singular}",
+        tags=tags,
+        response_model=one,
+        responses=error_responses(404, 409),
     )
-    data = [BuyerOut.model_validate(r) for r in rows]
-    return ok_list(data, page=page.page, limit=page.limit, total=total)
+    add(
+        item,
+        update_master,
+        methods=["PATCH"],
+        name=f"update_{singular}",
+        tags=tags,
+        response_model=one,
+        responses=error_responses(404, 409),
+        include_in_schema=False,
+    )
+    add(
+        item,
+        delete_master,
+        methods=["DELETE"],
+        name=f"delete_{singular}",
+        tags=tags,
+        response_model=msg,
+        responses=error_responses(404, 409),
+    )
 
 
-@router.post(
-    "/buyers",
-    tags=["buyers"],
-    status_code=201,
-    response_model=Envelope[BuyerOut],
-    responses=error_responses(409, 422),
+_master_routes(
+    "categories",
+    "category",
+    Category,
+    CategoryOut,
+    CategoryCreate,
+    CategoryUpdate,
+    active_filter=False,
 )
-async def create_buyer(
-    body: BuyerCreate, request: Request, commissioner: CommissionerDep, session: SessionDep
-) -> JSONResponse:
-    """Create a buyer."""
-
-    async def handler() -> Envelope[BuyerOut]:
-        obj = await service.create(session, Buyer, commissioner.user_id, body)
-        return ok(BuyerOut.model_validate(obj))
-
-    return await idempotent_create(session, request, commissioner, handler)
-
-
-@router.get(
-    "/buyers/{id}",
-    tags=["buyers"],
-    response_model=Envelope[BuyerOut],
-    responses=error_responses(404),
+_master_routes(
+    "products", "product", Product, ProductOut, ProductCreate, ProductUpdate, active_filter=True
 )
-async def get_buyer(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[BuyerOut]:
-    """Get one buyer."""
-    obj = await service.get_or_404(session, Buyer, commissioner.user_id, id)
-    return ok(BuyerOut.model_validate(obj))
-
-
-@router.put(
-    "/buyers/{id}",
-    tags=["buyers"],
-    response_model=Envelope[BuyerOut],
-    responses=error_responses(404, 409),
+_master_routes(
+    "farmers", "farmer", Farmer, FarmerOut, FarmerCreate, FarmerUpdate, active_filter=True
 )
-@router.patch(
-    "/buyers/{id}",
-    tags=["buyers"],
-    response_model=Envelope[BuyerOut],
-    responses=error_responses(404, 409),
-    include_in_schema=False,
-)
-async def update_buyer(
-    id: str, body: BuyerUpdate, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[BuyerOut]:
-    """Update a buyer (only the fields sent)."""
-    obj = await service.update(session, Buyer, commissioner.user_id, id, body)
-    return ok(BuyerOut.model_validate(obj))
-
-
-@router.delete(
-    "/buyers/{id}",
-    tags=["buyers"],
-    response_model=Envelope[MessageData],
-    responses=error_responses(404, 409),
-)
-async def delete_buyer(
-    id: str, commissioner: CommissionerDep, session: SessionDep
-) -> Envelope[MessageData]:
-    """Delete a buyer; 409 while referenced (deactivate instead)."""
-    return message(await service.delete(session, Buyer, commissioner.user_id, id))
+_master_routes("buyers", "buyer", Buyer, BuyerOut, BuyerCreate, BuyerUpdate, active_filter=True)
