@@ -19,6 +19,7 @@ from ..envelope import (
     ok_list,
 )
 from ..idempotency import idempotent_create
+from ..masters.service import parse_id
 from ..pagination import PageDep
 from . import service
 from .repository import BillFilters
@@ -80,7 +81,7 @@ async def create_bill(
     principal: CommissionerDep,
 ) -> JSONResponse:
     """Bill every unbilled item of one farmer in the session (Idempotency-Key supported)."""
-    sid = service.parse_id(session_id, "Session")
+    sid = parse_id(session_id, "Session")
 
     async def handler() -> Envelope[BillOut]:
         bill = await service.generate_bill(
@@ -122,7 +123,7 @@ async def list_bills(
 )
 async def get_bill(bill_id: str, db: SessionDep, principal: CommissionerDep) -> Envelope[BillOut]:
     """One bill with its farmer, items and payments."""
-    bill = await service.get_bill(db, principal.user_id, service.parse_id(bill_id, "Bill"))
+    bill = await service.get_bill(db, principal.user_id, parse_id(bill_id, "Bill"))
     return ok(bill_out(bill))
 
 
@@ -135,7 +136,7 @@ async def delete_bill(
     bill_id: str, db: SessionDep, principal: CommissionerDep
 ) -> Envelope[MessageData]:
     """Void a bill without payments: it keeps its number and its items become unbilled."""
-    await service.void_bill(db, principal.user_id, service.parse_id(bill_id, "Bill"))
+    await service.void_bill(db, principal.user_id, parse_id(bill_id, "Bill"))
     return message("Bill voided successfully")
 
 
@@ -153,7 +154,7 @@ async def create_payment(
     principal: CommissionerDep,
 ) -> JSONResponse:
     """Record a payout to the farmer against the bill (Idempotency-Key supported)."""
-    bid = service.parse_id(bill_id, "Bill")
+    bid = parse_id(bill_id, "Bill")
 
     async def handler() -> Envelope[PaymentCreated]:
         payment, bill = await service.add_payment(
@@ -174,5 +175,5 @@ async def list_payments(
     bill_id: str, db: SessionDep, principal: CommissionerDep
 ) -> Envelope[list[PaymentOut]]:
     """The bill's payments, oldest first."""
-    bill = await service.get_bill(db, principal.user_id, service.parse_id(bill_id, "Bill"))
+    bill = await service.get_bill(db, principal.user_id, parse_id(bill_id, "Bill"))
     return ok([payment_out(p) for p in bill.payments])

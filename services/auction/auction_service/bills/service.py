@@ -19,14 +19,6 @@ CENT = Decimal("0.01")
 MAX_MONEY = Decimal("999999999999.99")
 
 
-def parse_id(raw: str, what: str) -> uuid.UUID:
-    """Ids are opaque strings to clients: one that cannot exist is simply not found."""
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound(f"{what} not found") from None
-
-
 def commission_for(total: Decimal, rate: Decimal) -> Decimal:
     """total x rate / 100, rounded half up to cents."""
     return (total * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)

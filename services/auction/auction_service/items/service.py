@@ -15,13 +15,12 @@ from ..errors import ValidationFailed
 from ..masters import repository as masters_repo
 from ..masters.models import Buyer, Farmer, Product
 from ..masters.service import parse_id
-from ..sessions import repository as sessions_repo
 from ..sessions.models import AuctionSession
+from ..sessions.service import session_or_404
 from . import repository as repo
 from .models import AuctionItem
 from .schemas import ItemCreate, ItemOut, ItemUpdate, item_out
 
-SESSION_NOT_FOUND = "Session not found"
 ITEM_NOT_FOUND = "Auction item not found"
 SESSION_NOT_ACTIVE = "Items can only be added, updated or deleted in an ACTIVE session"
 ITEM_BILLED = "Cannot modify a billed auction item. Void its bill first."
@@ -31,20 +30,6 @@ MASTERS: dict[str, tuple[type[Any], str]] = {
     "buyer_id": (Buyer, "Buyer"),
 }
 NOT_NULL = ("farmer_id", "product_id", "buyer_id", "unit", "quantity", "final_price")
-
-
-async def session_or_404(
-    db: AsyncSession, commissioner_id: int, raw_id: str, *, share: bool = False
-) -> AuctionSession:
-    """Another commissioner's session is 404, like a missing one."""
-    try:
-        session_id = uuid.UUID(raw_id)
-    except ValueError as exc:
-        raise NotFound(SESSION_NOT_FOUND) from exc
-    found = await sessions_repo.get(db, commissioner_id, session_id, share=share)
-    if found is None:
-        raise NotFound(SESSION_NOT_FOUND)
-    return found
 
 
 async def _writable_session(db: AsyncSession, commissioner_id: int, raw_id: str) -> AuctionSession:

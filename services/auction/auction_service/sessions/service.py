@@ -21,6 +21,7 @@ from ..errors import ValidationFailed
 from ..items import repository as items_repo
 from ..items.models import AuctionItem
 from ..items.schemas import item_out
+from ..masters.service import parse_id
 from . import repository as repo
 from .models import ONE_ACTIVE_PER_DATE, AuctionSession
 from .schemas import (
@@ -68,14 +69,17 @@ def _raise_for(constraint: str) -> None:
     raise Conflict("The change conflicts with existing data")
 
 
-async def _get_or_404(
-    db: AsyncSession, commissioner_id: int, raw_id: str, *, lock: bool = False
+async def session_or_404(
+    db: AsyncSession,
+    commissioner_id: int,
+    raw_id: str,
+    *,
+    lock: bool = False,
+    share: bool = False,
 ) -> AuctionSession:
-    try:
-        session_id = uuid.UUID(raw_id)
-    except ValueError as exc:
-        raise NotFound(SESSION_NOT_FOUND) from exc
-    found = await repo.get(db, commissioner_id, session_id, lock=lock)
+    """Another commissioner's session is 404, like a missing one (`lock`/`share`: see
+    repository.get)."""
+    found = await repo.get(db, commissioner_id, parse_id(raw_id, "Session"), lock=lock, share=share)
     if found is None:
         raise NotFound(SESSION_NOT_FOUND)
     return found
@@ -126,7 +130,7 @@ async def update_session(
             ]
         )
     # FOR UPDATE: item writes hold the row FOR SHARE, so none runs while this decides.
-    obj = await _get_or_404(db, commissioner_id, raw_id, lock=True)
+    obj = await session_or_404(db, commissioner_id, raw_id, lock=True)
     items, bills = await repo.counts(db, obj.id)
     if changes.get("status") == "COMPLETED" and items == 0:
         raise Conflict(COMPLETE_NEEDS_ITEMS)
@@ -143,7 +147,7 @@ async def update_session(
 
 
 async def delete_session(db: AsyncSession, commissioner_id: int, raw_id: str) -> str:
-    obj = await _get_or_404(db, commissioner_id, raw_id, lock=True)
+    obj = await session_or_404(db, commissioner_id, raw_id, lock=True)
     items, bills = await repo.counts(db, obj.id)
     if items:
         raise Conflict(DELETE_HAS_ITEMS)
@@ -201,7 +205,7 @@ def summarize(items: Sequence[AuctionItem], bills: Sequence[Bill]) -> SessionSum
 
 
 async def session_detail(db: AsyncSession, commissioner_id: int, raw_id: str) -> SessionDetail:
-    obj = await _get_or_404(db, commissioner_id, raw_id)
+    obj = await session_or_404(db, commissioner_id, raw_id)
     items = await items_repo.all_for_session(db, obj.id)
     bills = await bills_for_session(db, commissioner_id, obj.id)
     by_id = {b.id: b for b in bills}
