@@ -89,7 +89,8 @@ class TokenVerifier:
         self.cache_size = 4096
         self._last_fetch = float("-inf")
         self._lock = asyncio.Lock()
-        self.fetch_count = 0
+        self.fetch_count = 0  # fetches started
+        self._fetches_done = 0
 
     def add_jwks(self, jwks: dict[str, Any]) -> None:
         """Load keys from a JWKS document (used by the fetch, and by tests)."""
@@ -110,19 +111,40 @@ class TokenVerifier:
         return time.monotonic() - self._last_fetch >= interval
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Fetch the JWKS; failures keep the cache as it was."""
+        """Fetch the keys, at most once per interval unless forced.
+
+        A caller that waited while a fetch was in flight takes that fetch's result instead
+        of starting another (or giving up because the budget was just spent). With no keys
+        at all (startup, auth came up late) the caller waits out the short empty-cache
+        retry instead of being refused: a valid token is never a 401 just because the
+        warm-up's last attempt failed a moment ago.
+        """
+        seen = self._fetches_done
         async with self._lock:
-            if not force and not self._may_fetch():
-                return  # another request fetched while this one waited
+            if not force:
+                if self._fetches_done != seen:
+                    return  # a fetch finished while this caller waited: its result is ours
+                if self._keys and not self._may_fetch():
+                    return
+                wait = self._last_fetch + self.empty_cache_retry - time.monotonic()
+                if not self._keys and wait > 0:
+                    await asyncio.sleep(wait)
             self._last_fetch = time.monotonic()
             self.fetch_count += 1
             try:
-                async with httpx.AsyncClient(timeout=self.http_timeout) as client:
-                    resp = await client.get(self.jwks_url)
-                    resp.raise_for_status()
-                    self.add_jwks(resp.json())
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("jwks fetch failed", extra={"url": self.jwks_url, "error": str(exc)})
+                await self._fetch()
+            finally:
+                self._fetches_done += 1
+
+    async def _fetch(self) -> None:
+        """Load the JWKS; failures keep the cache as it was."""
+        try:
+            async with httpx.AsyncClient(timeout=self.http_timeout) as client:
+                resp = await client.get(self.jwks_url)
+                resp.raise_for_status()
+                self.add_jwks(resp.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("jwks fetch failed", extra={"url": self.jwks_url, "error": str(exc)})
 
     @property
     def has_keys(self) -> bool:
@@ -141,7 +163,7 @@ class TokenVerifier:
 
     async def _key_for(self, kid: str) -> jwt.PyJWK | None:
         key = self._keys.get(kid)
-        if key is None and self._may_fetch():
+        if key is None:
             await self.refresh()
             key = self._keys.get(kid)
         return key

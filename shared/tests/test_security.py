@@ -429,6 +429,67 @@ async def test_warm_up_loads_keys_once_auth_starts_after_the_service(
         restarted.server_close()
 
 
+async def test_first_request_right_after_a_failed_fetch_waits_for_the_retry_not_401(
+    issuer: TokenFactory,
+) -> None:
+    """Startup race (seen once in CI): the warm-up's fetch failed a moment before auth came
+    up, and the first request arrives inside the empty-cache retry window. With no keys at
+    all, the request waits out the short window and fetches, instead of a spurious 401."""
+    late = JwksServer(issuer.jwks())
+    url = late.url
+    late.stop()  # auth is not up yet
+    verifier = TokenVerifier(url, TEST_ISSUER, TEST_AUDIENCE, empty_cache_retry=0.4)
+    await verifier.refresh(force=True)  # the warm-up's attempt fails
+    assert not verifier.has_keys
+    port = int(url.split(":")[2].split("/")[0])
+    restarted = _serve_on(port, issuer.jwks())  # auth comes up, same address
+    try:
+        started = time.monotonic()
+        assert (await verifier.verify(issuer.token(4)))["sub"] == "4"
+        assert time.monotonic() - started < 2
+        assert verifier.fetch_count == 2
+    finally:
+        restarted.shutdown()
+        restarted.server_close()
+
+
+async def test_requests_during_a_fetch_in_flight_take_its_result(issuer: TokenFactory) -> None:
+    """A request with an unknown kid while another fetch is in flight (the warm-up, say)
+    waits for that fetch and uses its keys: no 401 because the budget was just spent, and
+    no second fetch."""
+    body = json.dumps(issuer.jwks()).encode()
+    hits = 0
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            nonlocal hits
+            hits += 1
+            time.sleep(0.3)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json"
+    try:
+        verifier = TokenVerifier(url, TEST_ISSUER, TEST_AUDIENCE)
+        warm = asyncio.create_task(verifier.warm())
+        await asyncio.sleep(0.1)  # the warm-up's fetch is in flight
+        results = await asyncio.gather(*(verifier.verify(issuer.token(n)) for n in range(5)))
+        assert [c["sub"] for c in results] == ["0", "1", "2", "3", "4"]
+        await warm
+        assert hits == 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def _serve_on(port: int, jwks: dict[str, Any]) -> ThreadingHTTPServer:
     body = json.dumps(jwks).encode()
 

@@ -7,7 +7,6 @@ instead of fetching the JWKS over HTTP from itself."""
 from __future__ import annotations
 
 import logging
-import time
 
 from servicekit.db import Database
 from servicekit.security import TokenVerifier
@@ -23,13 +22,8 @@ class LocalTokenVerifier(TokenVerifier):
         self.keyring = keyring
         self.db = db
 
-    async def refresh(self, *, force: bool = False) -> None:
-        async with self._lock:
-            if not force and not self._may_fetch():
-                return
-            self._last_fetch = time.monotonic()
-            self.fetch_count += 1
-            try:
-                self.add_jwks(await self.keyring.reload(self.db))
-            except Exception as exc:  # keep the cache as it was, like a failed JWKS fetch
-                log.warning("signing keys reload failed", extra={"error": type(exc).__name__})
+    async def _fetch(self) -> None:
+        try:
+            self.add_jwks(await self.keyring.reload(self.db))
+        except Exception as exc:  # keep the cache as it was, like a failed JWKS fetch
+            log.warning("signing keys reload failed", extra={"error": type(exc).__name__})
