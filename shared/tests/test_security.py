@@ -27,7 +27,7 @@ ALLOWED_ORIGIN = "http://app.example"
 class JwksServer:
     """A loopback HTTP server publishing a JWKS, counting fetches; can be stopped like auth."""
 
-    def __init__(self, jwks: dict[str, Any]) -> None:
+    def __init__(self, jwks: dict[str, Any], delay: float = 0.0) -> None:
         self.jwks = jwks
         self.hits = 0
         outer = self
@@ -35,6 +35,7 @@ class JwksServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.hits += 1
+                time.sleep(delay)  # a slow auth: the fetch stays in flight
                 body = json.dumps(outer.jwks).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -457,37 +458,17 @@ async def test_requests_during_a_fetch_in_flight_take_its_result(issuer: TokenFa
     """A request with an unknown kid while another fetch is in flight (the warm-up, say)
     waits for that fetch and uses its keys: no 401 because the budget was just spent, and
     no second fetch."""
-    body = json.dumps(issuer.jwks()).encode()
-    hits = 0
-
-    class Slow(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            nonlocal hits
-            hits += 1
-            time.sleep(0.3)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json"
+    slow = JwksServer(issuer.jwks(), delay=0.3)
     try:
-        verifier = TokenVerifier(url, TEST_ISSUER, TEST_AUDIENCE)
+        verifier = TokenVerifier(slow.url, TEST_ISSUER, TEST_AUDIENCE)
         warm = asyncio.create_task(verifier.warm())
         await asyncio.sleep(0.1)  # the warm-up's fetch is in flight
         results = await asyncio.gather(*(verifier.verify(issuer.token(n)) for n in range(5)))
         assert [c["sub"] for c in results] == ["0", "1", "2", "3", "4"]
         await warm
-        assert hits == 1
+        assert slow.hits == 1
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        slow.stop()
 
 
 def _serve_on(port: int, jwks: dict[str, Any]) -> ThreadingHTTPServer:
