@@ -106,10 +106,6 @@ class TokenVerifier:
             if key.algorithm_name in self.algorithms:
                 self._keys[kid] = key
 
-    def _may_fetch(self) -> bool:
-        interval = self.refetch_interval if self._keys else self.empty_cache_retry
-        return time.monotonic() - self._last_fetch >= interval
-
     async def refresh(self, *, force: bool = False) -> None:
         """Fetch the keys, at most once per interval unless forced.
 
@@ -124,11 +120,12 @@ class TokenVerifier:
             if not force:
                 if self._fetches_done != seen:
                     return  # a fetch finished while this caller waited: its result is ours
-                if self._keys and not self._may_fetch():
-                    return
-                wait = self._last_fetch + self.empty_cache_retry - time.monotonic()
-                if not self._keys and wait > 0:
-                    await asyncio.sleep(wait)
+                since = time.monotonic() - self._last_fetch
+                if self._keys:
+                    if since < self.refetch_interval:
+                        return
+                elif since < self.empty_cache_retry:
+                    await asyncio.sleep(self.empty_cache_retry - since)
             self._last_fetch = time.monotonic()
             self.fetch_count += 1
             try:
