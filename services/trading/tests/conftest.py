@@ -101,6 +101,37 @@ class ReplayKit:
             c = o + Decimal((i % 7) - 3) / 100000
             hi, lo = max(o, c) + Decimal("0.00020"), min(o, c) - Decimal("0.00020")
             rows.append({"ts": ts, "o": o, "h": hi, "l": lo, "c": c, "v": 10 + i % 5})
+        await self.store(instrument_id, rows)
+        return times
+
+    async def ohlc(
+        self,
+        instrument_id: int,
+        start: datetime,
+        rows: list[tuple[str, str, str, str]],
+        step: timedelta = timedelta(minutes=1),
+    ) -> list[datetime]:
+        """Store exact base bars (open, high, low, close as decimal strings) from `start`,
+        every `step`, with every timeframe aggregated from them; returns their open times."""
+        times = [start + i * step for i in range(len(rows))]
+        await self.store(
+            instrument_id,
+            [
+                {
+                    "ts": ts,
+                    "o": Decimal(o),
+                    "h": Decimal(h),
+                    "l": Decimal(lo),
+                    "c": Decimal(c),
+                    "v": 1,
+                }
+                for ts, (o, h, lo, c) in zip(times, rows, strict=True)
+            ],
+        )
+        return times
+
+    async def store(self, instrument_id: int, rows: list[dict[str, Any]]) -> None:
+        """Insert base bars (dicts with ts, o, h, l, c, v) and re-aggregate every timeframe."""
         base = (
             await self.sql(
                 "SELECT base_timeframe FROM instruments WHERE id = :id", id=instrument_id
@@ -129,7 +160,6 @@ class ReplayKit:
                     ),
                     {"tf": tf.value, "secs": tf.seconds, "iid": instrument_id, "base": base},
                 )
-        return times
 
     def session_body(self, instrument_id: int, **overrides: object) -> dict[str, object]:
         body: dict[str, object] = {

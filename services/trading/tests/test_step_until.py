@@ -9,9 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from trading_service.replay import fills
-from trading_service.sessions import repository
-
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
@@ -79,60 +76,25 @@ async def test_until_fill_on_a_one_bar_range_is_already_completed(m1: int, start
     await post("step", json={"until": "fill"}, expect=400)
 
 
-@pytest.mark.in_process_only  # replaces the fill hook inside this process
-@pytest.mark.parametrize("paused", [True, False])
-async def test_until_fill_stops_on_the_bar_the_hook_reports(
-    kit: Any, m1: int, started: Any, monkeypatch: pytest.MonkeyPatch, paused: bool
+async def test_until_fill_with_a_fill_on_the_last_bar_completes(
+    kit: Any, m1: int, started: Any, client: httpx.AsyncClient
 ) -> None:
-    """The positions engine's hook (`replay.fills.next_fill_ts`) decides where the step
-    stops: on that bar, the session staying PAUSED or RUNNING."""
-    calls: list[tuple[datetime, datetime]] = []
-
-    async def fill_on_bar_25(s: object, sess: object, after: datetime, until: datetime) -> Any:
-        calls.append((after, until))
-        return T0 + 25 * MIN
-
-    monkeypatch.setattr(fills, "next_fill_ts", fill_on_bar_25)
-    sid, post = await started(m1, paused=paused, end_ts="2024-01-01T01:00:30Z")
-    await post("step", json={"bars": 4})
-    stopped = await post("step", json={"until": "fill"})
-    status = "PAUSED" if paused else "RUNNING"
-    assert (stopped["session_status"], stopped["current_ts"]) == (status, bar(25))
-    # Asked from the bar after the current one to the session's last bar.
-    assert calls[-1][1] == T0 + 60 * MIN
-    assert calls[-1][0] <= T0 + 5 * MIN  # RUNNING at 0.5x may have revealed one more bar
-    row = (
-        await kit.sql(
-            "SELECT session_status, current_ts, anchor_at IS NOT NULL FROM trading_sessions "
-            "WHERE id = :id",
-            id=sid,
-        )
-    )[0]
-    assert (row[0], row[1], row[2]) == (status, T0 + 25 * MIN, not paused)
-
-
-@pytest.mark.in_process_only  # replaces the fill hook inside this process
-async def test_until_fill_on_the_last_bar_completes(
-    m1: int, started: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A fill on the session's last bar: the clock reaches the end, so it completes."""
-
-    async def fill_on_last(s: object, sess: object, after: datetime, until: datetime) -> Any:
-        return until
-
-    monkeypatch.setattr(fills, "next_fill_ts", fill_on_last)
-    _, post = await started(m1, end_ts="2024-01-01T00:30:00Z")
+    """A fill on the session's last bar: the clock reaches the end, so it completes. Bar i of
+    the kit's data has bid high 1.10020 + i/100000 (+ 3 points when i % 7 = 6): a BUY's TP
+    1.10050 is first reached by bar 27 (1.10027 + 0.00003 + 0.00020), the last bar."""
+    sid, post = await started(m1, end_ts="2024-01-01T00:27:30Z")
+    resp = await client.post(
+        f"/sessions/{sid}/positions",
+        json={"side": "BUY", "volume": 0.1, "take_profit": 1.1005},
+        headers=kit.tokens.headers(1),
+    )
+    assert resp.status_code == 201, resp.text
     done = await post("step", json={"until": "fill"})
-    assert (done["session_status"], done["current_ts"]) == ("COMPLETED", bar(30))
-
-
-async def test_the_hook_finds_no_fill_today(kit: Any, m1: int, client: httpx.AsyncClient) -> None:
-    """Until the positions engine exists there is never a fill: the hook answers None."""
-    body = await kit.session(m1)
-    async with kit.app.state.db.sessionmaker() as s:
-        sess = await repository.get(s, int(body["id"]))
-        assert sess is not None
-        assert await fills.next_fill_ts(s, sess, T0, T0 + 60 * MIN) is None
+    assert (done["session_status"], done["current_ts"]) == ("COMPLETED", bar(27))
+    got = (
+        await client.get(f"/positions/{resp.json()['id']}", headers=kit.tokens.headers(1))
+    ).json()
+    assert (got["close_reason"], got["close_ts"]) == ("TAKE_PROFIT", bar(27))
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from . import models  # noqa: F401  (every table registered before first use)
     from .candles.router import router as candles_router
     from .instruments.router import router as instruments_router
+    from .ledger.router import router as ledger_router
+    from .orders.router import router as orders_router
+    from .positions.router import router as positions_router
     from .sessions.router import router as sessions_router
 
     app.include_router(sessions_router)
+    app.include_router(positions_router)
+    app.include_router(orders_router)
+    app.include_router(ledger_router)
     app.include_router(instruments_router)
     app.include_router(candles_router)
     return app

@@ -3,4 +3,8 @@
 from . import db  # noqa: F401
 from .candles import models as candles_models  # noqa: F401
 from .instruments import models as instruments_models  # noqa: F401
+from .ledger import models as ledger_models  # noqa: F401
+from .orders import models as orders_models  # noqa: F401
+from .positions import models as positions_models  # noqa: F401
+from .replay import models as replay_models  # noqa: F401
 from .sessions import models as sessions_models  # noqa: F401

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -19,11 +20,13 @@ from .schemas import Bar
 
 __all__ = [
     "Bar",
+    "bar_close",
     "bars_before",
     "bars_between",
     "base_bars_between",
     "count_bars_between",
     "first_bar_at_or_after",
+    "first_crossing",
     "last_bar",
     "last_bar_at_or_before",
     "latest_bars",
@@ -256,6 +259,69 @@ async def base_bars_between(
         )
     ).all()
     return _bars(rows)
+
+
+async def bar_close(
+    s: AsyncSession, instrument_id: int, tf: Timeframe, ts: datetime
+) -> Decimal | None:
+    """The close of the bar at `tf` opening at `ts`, or None."""
+    value: Decimal | None = (
+        await s.execute(
+            text(
+                "SELECT close FROM candles WHERE instrument_id = :iid AND timeframe = :tf "
+                "AND ts = :ts"
+            ),
+            {"iid": instrument_id, "tf": tf.value, "ts": _aware(ts)},
+        )
+    ).scalar_one_or_none()
+    return value
+
+
+_FIRST_CROSSING = text(
+    "SELECT ts, open, high, low FROM candles "
+    "WHERE instrument_id = :iid AND timeframe = :tf AND ts >= :start AND ts < :end AND ("
+    " high >= CAST(:hi AS numeric) OR low <= CAST(:lo AS numeric)"
+    " OR 2 * (CAST(:a AS numeric) + CAST(:n AS numeric)"
+    " * CASE WHEN CAST(:n AS numeric) >= 0 THEN low ELSE high END) < CAST(:used AS numeric)"
+    ") ORDER BY ts LIMIT 1"
+)
+
+
+async def first_crossing(
+    s: AsyncSession,
+    instrument_id: int,
+    tf: Timeframe,
+    start: datetime,
+    end: datetime,
+    *,
+    high_at: Decimal | None,
+    low_at: Decimal | None,
+    stop_out: tuple[Decimal, Decimal, Decimal] | None,
+) -> tuple[datetime, Decimal, Decimal, Decimal] | None:
+    """The first bar in [start, end) with high >= high_at, or low <= low_at, or whose worst
+    price for a net exposure crosses the stop-out line `(a, n, used)`: 2(a + n x) < used with
+    x = low when n >= 0, else high. Exact (numeric); one ordered range scan of the key.
+    Returns (ts, open, high, low)."""
+    a, n, used = stop_out if stop_out is not None else (None, None, None)
+    row = (
+        await s.execute(
+            _FIRST_CROSSING,
+            {
+                "iid": instrument_id,
+                "tf": tf.value,
+                "start": _aware(start, "start"),
+                "end": _aware(end, "end"),
+                "hi": high_at,
+                "lo": low_at,
+                "a": a,
+                "n": n,
+                "used": used,
+            },
+        )
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2], row[3]
 
 
 # --- Writes: bulk import and aggregation (used by candles.service and the demo seeder) ---

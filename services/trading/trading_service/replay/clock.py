@@ -6,8 +6,11 @@ floor(elapsed seconds x speed), counted over the bars that exist, so every repli
 the row computes the same `current_ts`. Pausing, a speed change, a step or a seek first
 materializes the clock (persists what was revealed) and re-anchors it.
 
-`advance_to` is the only place where a clock moves from bar A to bar B: the engine that
-processes every revealed bar in order (orders, stops, stop-out) plugs in there.
+`advance_to` is the only place where a clock moves from bar A to bar B: there the engine
+processes every base bar revealed in between, in order (orders, stops, stop-out), and
+`finish` is the one place a replay ends (SESSION_END closes). `settle` is how reads see a
+RUNNING clock: without writing, unless the clock passed the session's `next_event_ts` (a fill
+may be due) or its last bar; then under the row lock.
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ from fractions import Fraction
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..ledger import repository as ledger_repo
+from ..ledger.models import TransactionType
+from ..sessions import repository as sessions_repo
 from ..sessions.models import SessionStatus, Speed, TradingSession
-from . import bars, fills
+from ..timeframes import Timeframe
+from . import bars, engine
 
 # Bars revealed per wall-clock second, exact (0.5x = one bar every two seconds).
 BARS_PER_SECOND: dict[str, Fraction] = {
@@ -62,6 +69,7 @@ class ClockReading:
     current_ts: datetime | None
     # True when the reading crossed into COMPLETED and the row does not say so yet.
     just_completed: bool = False
+    due: int = 0  # bars the wall clock revealed since the anchor
 
 
 async def db_now(s: AsyncSession) -> datetime:
@@ -80,24 +88,73 @@ async def read(s: AsyncSession, sess: TradingSession, now: datetime) -> ClockRea
         return ClockReading(sess.session_status, sess.current_ts)
     target, last = await bars.nth_bar_after(s, sess, sess.current_ts, due)
     if last:
-        return ClockReading(SessionStatus.COMPLETED, target, just_completed=True)
-    return ClockReading(sess.session_status, target)
+        return ClockReading(SessionStatus.COMPLETED, target, just_completed=True, due=due)
+    return ClockReading(sess.session_status, target, due=due)
+
+
+def _event_due(sess: TradingSession, reading: ClockReading) -> bool:
+    """Whether the bars this reading reveals reach the session's next possible event."""
+    if sess.next_event_ts is None or reading.current_ts is None:
+        return False
+    return sess.next_event_ts < reading.current_ts + Timeframe(sess.timeframe).delta
+
+
+async def settle(s: AsyncSession, sessions: list[TradingSession]) -> list[ClockReading]:
+    """The sessions' clocks as of now, every fill they revealed processed.
+
+    A RUNNING row is read again after the database clock was taken: a writer that committed
+    before that re-read (a pause, say) is seen, and one that commits later anchors after
+    `now`, so a read never shows a bar the writer's state has not revealed. Rows that are not
+    RUNNING need no clock. A row whose clock passed its `next_event_ts` or reached its end is
+    locked (`FOR UPDATE`, in id order), re-read and materialized: the engine processes the
+    revealed bars once, whoever reads first; a racing writer is never lost.
+    """
+    running = [x for x in sessions if x.session_status == SessionStatus.RUNNING]
+    if not running:
+        return [ClockReading(x.session_status, x.current_ts) for x in sessions]
+    now = await db_now(s)
+    await sessions_repo.reload(s, running)
+    readings = [await read(s, x, now) for x in sessions]
+    due = [
+        x for x, r in zip(sessions, readings, strict=True) if r.just_completed or _event_due(x, r)
+    ]
+    if not due:
+        return readings
+    await sessions_repo.lock_for_update(s, due)
+    locked_now = await db_now(s)
+    for x in due:
+        await materialize(s, x, locked_now)
+    done = {x.id for x in due}
+    return [
+        ClockReading(x.session_status, x.current_ts) if x.id in done else r
+        for x, r in zip(sessions, readings, strict=True)
+    ]
 
 
 async def advance_to(
-    s: AsyncSession, sess: TradingSession, target: datetime, *, last: bool, now: datetime
+    s: AsyncSession,
+    sess: TradingSession,
+    target: datetime,
+    *,
+    last: bool,
+    now: datetime,
+    anchor: datetime | None = None,
+    processed: bool = False,
 ) -> None:
     """Move the clock of a locked session from its `current_ts` to `target` and persist it.
 
-    Every bar in (current_ts, target] is revealed here, in order; reaching the session's last
-    bar completes it. A RUNNING clock is re-anchored at `now`.
+    Every base bar in the bars (current_ts, target] is processed here by the engine, in
+    order (unless the caller already did: `processed`); reaching the session's last bar
+    completes it. A RUNNING clock is re-anchored at `anchor` (default `now`).
     """
+    if not processed and sess.current_ts is not None and target > sess.current_ts:
+        await engine.process(s, sess, target)
     sess.current_ts = target
     if last:
         await finish(s, sess, now)
         return
     if sess.session_status == SessionStatus.RUNNING:
-        sess.anchor_at = now
+        sess.anchor_at = anchor or now
     sess.updated_at = now
     await s.flush()
 
@@ -105,11 +162,13 @@ async def advance_to(
 async def finish(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
     """Complete a locked session on its current bar: the end of its range or data, or `stop`.
 
-    The one place a replay ends (open positions will close here at SESSION_END).
+    The one place a replay ends: open positions close at the current bar's close
+    (SESSION_END) and pending orders are cancelled.
     """
     sess.session_status = SessionStatus.COMPLETED
     sess.anchor_at = None
     sess.updated_at = now
+    await engine.end_session(s, sess)
     await s.flush()
 
 
@@ -145,7 +204,17 @@ async def materialize(s: AsyncSession, sess: TradingSession, now: datetime) -> N
     if reading.current_ts is not None and (
         reading.just_completed or reading.current_ts != sess.current_ts
     ):
-        await advance_to(s, sess, reading.current_ts, last=reading.just_completed, now=now)
+        # Re-anchor at the instant the last of those bars was due, not at `now`: reading
+        # (and so settling) never slows the clock down.
+        anchor = None
+        if sess.anchor_at is not None and reading.due > 0:
+            rate = BARS_PER_SECOND[sess.speed]
+            anchor = sess.anchor_at + timedelta(
+                microseconds=math.ceil(Fraction(reading.due) / rate * 1_000_000)
+            )
+        await advance_to(
+            s, sess, reading.current_ts, last=reading.just_completed, now=now, anchor=anchor
+        )
 
 
 async def start(s: AsyncSession, sess: TradingSession, first: datetime, now: datetime) -> None:
@@ -153,6 +222,8 @@ async def start(s: AsyncSession, sess: TradingSession, first: datetime, now: dat
     sess.session_status = SessionStatus.RUNNING
     sess.current_ts = first
     sess.anchor_at = now
+    # The ledger opens with the deposit of the initial balance (SPEC 8).
+    ledger_repo.post(s, sess, TransactionType.DEPOSIT, sess.initial_balance, replay_ts=first)
     last = not await bars.has_bar_after(s, sess, first)
     await advance_to(s, sess, first, last=last, now=now)
 
@@ -165,20 +236,22 @@ async def step(s: AsyncSession, sess: TradingSession, n: int, now: datetime) -> 
 
 
 async def step_until_fill(s: AsyncSession, sess: TradingSession, now: datetime) -> None:
-    """Reveal bars of a locked, materialized RUNNING or PAUSED session up to the next bar on
-    which something fills (`fills.next_fill_ts`), or to the session's last bar when nothing
-    does (it then completes), like a replay's auto-pause. The status is otherwise kept."""
+    """Reveal bars of a locked, materialized RUNNING or PAUSED session up to the bar on which
+    something next fills (the engine stops there, with that bar processed), or to the
+    session's last bar when nothing does (it then completes), like a replay's auto-pause.
+    The status is otherwise kept."""
     assert sess.current_ts is not None
     end = await bars.last_bar(s, sess)
     if end is None or end <= sess.current_ts:  # already on the last bar
         await advance_to(s, sess, sess.current_ts, last=True, now=now)
         return
-    fill = await fills.next_fill_ts(s, sess, sess.current_ts, end)
+    fill = await engine.process(s, sess, end, stop_at_fill=True)
     if fill is None or fill >= end:
-        await advance_to(s, sess, end, last=True, now=now)
+        await advance_to(s, sess, end, last=True, now=now, processed=True)
         return
     target = max(fill, sess.current_ts)
-    await advance_to(s, sess, target, last=not await bars.has_bar_after(s, sess, target), now=now)
+    last = not await bars.has_bar_after(s, sess, target)
+    await advance_to(s, sess, target, last=last, now=now, processed=True)
 
 
 async def seek(s: AsyncSession, sess: TradingSession, ts: datetime, now: datetime) -> None:

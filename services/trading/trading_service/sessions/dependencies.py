@@ -1,4 +1,6 @@
-"""Query parameters of `GET /sessions`: the created_at date range (SPEC 8)."""
+"""Dependencies of the sessions routes: the created_at date range of `GET /sessions` (SPEC 8),
+and the one way every `/sessions/{id}/...` route gets its session (`VisibleSession` for
+reads, `LockedSession` for writes): the access rule and the clock's settling in one place."""
 
 from __future__ import annotations
 
@@ -8,10 +10,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.errors import Unprocessable
+from servicekit.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from servicekit.security import Principal
 
-from .schemas import to_utc
+from ..dependencies import PrincipalDep, SessionDep
+from ..replay import clock
+from . import repository as repo
+from .lifecycle import STARTED
+from .models import TradingSession
+from .schemas import SessionOut, to_utc
 
 _OFFSET_AFTER_SPACE = re.compile(r" (\d{2}:?\d{2})$")
 
@@ -77,3 +86,87 @@ def created_range(
 
 
 CreatedRangeDep = Annotated[CreatedRange, Depends(created_range)]
+
+
+# --- one session per `/sessions/{id}/...` route: the access rule and the clock's settling ---
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session a caller may read, its clock read now with every revealed fill processed."""
+
+    row: TradingSession
+    reading: clock.ClockReading
+
+    @property
+    def status(self) -> str:
+        return self.reading.status
+
+    @property
+    def current_ts(self) -> datetime | None:
+        return self.reading.current_ts
+
+    def out(self) -> SessionOut:
+        return SessionOut.build(self.row, status=self.status, current_ts=self.current_ts)
+
+
+@dataclass(frozen=True)
+class LockedSessionView:
+    """A session a caller may change, locked (`FOR UPDATE`) for the request's transaction,
+    its clock materialized (and every revealed bar processed) at `now`."""
+
+    row: TradingSession
+    now: datetime
+
+    @property
+    def status(self) -> str:
+        return self.row.session_status
+
+    def out(self) -> SessionOut:
+        return SessionOut.build(self.row)
+
+    def require_started(self, doing: str) -> None:
+        """400 unless RUNNING or PAUSED (wrong-state writes, SPEC 8)."""
+        if self.row.session_status not in STARTED:
+            raise BadRequest(
+                f"Cannot {doing}: the session is {self.row.session_status} (RUNNING or PAUSED only)"
+            )
+
+
+def authorize(principal: Principal, trading_session: TradingSession) -> None:
+    """Owner or admin (seed 000): anyone else is 403."""
+    if not principal.is_admin and trading_session.user_id != principal.user_id:
+        raise Forbidden("Not the owner of this session")
+
+
+async def visible(db: AsyncSession, principal: Principal, session_id: int) -> SessionView:
+    trading_session = await repo.get(db, session_id)
+    if trading_session is None:
+        raise NotFound("Session not found")
+    authorize(principal, trading_session)
+    reading = (await clock.settle(db, [trading_session]))[0]
+    return SessionView(trading_session, reading)
+
+
+async def locked(db: AsyncSession, principal: Principal, session_id: int) -> LockedSessionView:
+    trading_session = await repo.get(db, session_id, for_update=True)
+    if trading_session is None:
+        raise NotFound("Session not found")
+    authorize(principal, trading_session)
+    now = await clock.db_now(db)  # read after the lock: waiting never makes time run backwards
+    await clock.materialize(db, trading_session, now)
+    return LockedSessionView(trading_session, now)
+
+
+async def _visible_session(session_id: int, db: SessionDep, principal: PrincipalDep) -> SessionView:
+    return await visible(db, principal, session_id)
+
+
+async def _locked_session(
+    session_id: int, db: SessionDep, principal: PrincipalDep
+) -> LockedSessionView:
+    return await locked(db, principal, session_id)
+
+
+VisibleSession = Annotated[SessionView, Depends(_visible_session)]
+LockedSession = Annotated[LockedSessionView, Depends(_locked_session)]

@@ -29,6 +29,10 @@ TRANSITIONS: dict[Action, tuple[frozenset[S], S]] = {
     Action.ARCHIVE: (frozenset({S.COMPLETED}), S.ARCHIVED),
 }
 
+# Where the clock runs and trading happens, and where a replay is over.
+STARTED: frozenset[S] = frozenset({S.RUNNING, S.PAUSED})
+FINISHED: frozenset[S] = frozenset({S.COMPLETED, S.ARCHIVED})
+
 ALLOWED: frozenset[tuple[S, S]] = frozenset(
     (src, dst) for sources, dst in TRANSITIONS.values() for src in sources
 )

@@ -76,6 +76,10 @@ class TradingSession(Base):
         CheckConstraint(
             "(session_status = 'RUNNING') = (anchor_at IS NOT NULL)", name="anchor_iff_running"
         ),
+        # The ledger starts with the DEPOSIT written by `start` (SPEC 8).
+        CheckConstraint(
+            "(session_status = 'DRAFT') = (balance IS NULL)", name="balance_after_start"
+        ),
         Index("ix_trading_sessions_user_created", "user_id", "created_at", "id"),
         Index("ix_trading_sessions_created", "created_at", "id"),
     )
@@ -100,5 +104,10 @@ class TradingSession(Base):
     current_ts: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Database-clock instant from which a RUNNING clock counts bars (NULL unless RUNNING).
     anchor_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The ledger's running balance (Σ of its rows; written only by ledger.service.post).
+    balance: Mapped[Decimal | None] = mapped_column(Numeric(20, MONEY_SCALE))
+    # Earliest base-bar time at which something may fill (a recheck point at worst); NULL:
+    # nothing open or pending. A read settles the engine only once the clock passes it.
+    next_event_ts: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

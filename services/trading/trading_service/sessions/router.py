@@ -7,15 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator
 
 from servicekit.idempotency import Idempotency
 
 from ..db import idempotency_keys
 from ..dependencies import PrincipalDep, SessionDep
+from ..errors import responses
 from . import repository as repo
 from . import service, stream
-from .dependencies import CreatedRangeDep
+from .dependencies import CreatedRangeDep, LockedSession, VisibleSession
 from .lifecycle import Action
 from .schemas import (
     SeekRequest,
@@ -32,20 +33,8 @@ router = APIRouter(tags=["sessions"])
 idempotency = Idempotency(idempotency_keys)
 
 
-class ErrorOut(BaseModel):
-    detail: str | list[dict[str, Any]]
-
-
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        400: "Bad request or invalid state transition",
-        401: "Not authenticated",
-        403: "Not the owner or admin",
-        404: "Session not found",
-        409: "A request with this Idempotency-Key is still in progress",
-        422: "Validation error",
-    }
-    return {c: {"model": ErrorOut, "description": text[c]} for c in codes}
+    return responses(*codes)
 
 
 _OWNED = _errors(401, 403, 404, 422)
@@ -94,29 +83,27 @@ async def create_session(
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=_OWNED)
-async def get_session(session_id: int, s: SessionDep, principal: PrincipalDep) -> SessionOut:
+async def get_session(view: VisibleSession) -> SessionOut:
     """Get one session, its clock read now."""
-    return await service.get_session(s, principal, session_id)
+    return view.out()
 
 
 @router.put("/sessions/{session_id}", response_model=SessionOut, responses=_LIFECYCLE)
-async def update_session(
-    session_id: int, body: SessionUpdate, s: SessionDep, principal: PrincipalDep
-) -> SessionOut:
+async def update_session(body: SessionUpdate, s: SessionDep, view: LockedSession) -> SessionOut:
     """Change end_ts, speed, or session_status (by the lifecycle's transitions only)."""
-    return await service.update_session(s, principal, session_id, body)
+    return await service.update_session(s, view, body)
 
 
 @router.delete("/sessions/{session_id}", status_code=204, responses=_OWNED)
-async def delete_session(session_id: int, s: SessionDep, principal: PrincipalDep) -> Response:
+async def delete_session(s: SessionDep, view: LockedSession) -> Response:
     """Delete a session."""
-    await service.delete_session(s, principal, session_id)
+    await service.delete_session(s, view)
     return Response(status_code=204)
 
 
 def _lifecycle_route(action: Action, summary: str) -> None:
-    async def endpoint(session_id: int, s: SessionDep, principal: PrincipalDep) -> SessionOut:
-        return await service.transition(s, principal, session_id, action)
+    async def endpoint(s: SessionDep, view: LockedSession) -> SessionOut:
+        return await service.transition(s, view, action)
 
     endpoint.__name__ = f"{action.value}_session"
     endpoint.__doc__ = summary
@@ -138,28 +125,24 @@ _lifecycle_route(Action.ARCHIVE, "Archive a COMPLETED session.")
 
 @router.post("/sessions/{session_id}/step", response_model=SessionOut, responses=_LIFECYCLE)
 async def step_session(
-    session_id: int,
     s: SessionDep,
-    principal: PrincipalDep,
+    view: LockedSession,
     body: Annotated[StepRequest | None, Body()] = None,
 ) -> SessionOut:
     """Reveal `bars` more bars at once (default 1), or `until: "fill"`; RUNNING or PAUSED."""
-    return await service.step_session(s, principal, session_id, body or StepRequest())
+    return await service.step_session(s, view, body or StepRequest())
 
 
 @router.post("/sessions/{session_id}/seek", response_model=SessionOut, responses=_LIFECYCLE)
-async def seek_session(
-    session_id: int, body: SeekRequest, s: SessionDep, principal: PrincipalDep
-) -> SessionOut:
+async def seek_session(body: SeekRequest, s: SessionDep, view: LockedSession) -> SessionOut:
     """Reveal every bar up to `ts` (forward only), RUNNING or PAUSED."""
-    return await service.seek_session(s, principal, session_id, body)
+    return await service.seek_session(s, view, body)
 
 
 @router.get("/sessions/{session_id}/candles", response_model=SessionCandles, responses=_OWNED)
 async def session_candles(
-    session_id: int,
     s: SessionDep,
-    principal: PrincipalDep,
+    view: VisibleSession,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     before: Annotated[
         datetime | None,
@@ -168,7 +151,7 @@ async def session_candles(
     ] = None,
 ) -> SessionCandles:
     """Bars at the session's timeframe up to its current_ts, oldest first (no look-ahead)."""
-    return await service.session_candles(s, principal, session_id, limit=limit, before=before)
+    return await service.session_candles(s, view, limit=limit, before=before)
 
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
@@ -185,11 +168,9 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     response_class=StreamingResponse,
     responses={**_STREAM_DOC, **_OWNED},
 )
-async def stream_session(
-    session_id: int, request: Request, s: SessionDep, principal: PrincipalDep
-) -> StreamingResponse:
+async def stream_session(request: Request, view: VisibleSession) -> StreamingResponse:
     """Server-Sent Events of the replay: one event per revealed bar and per status change."""
-    first = await service.get_session(s, principal, session_id)
+    first = view.out()
     last_seen = stream.parse_last_event_id(request.headers.get("last-event-id"))
     events = stream.events(request, request.app.state.db.sessionmaker, first, last_seen)
     return StreamingResponse(events, media_type="text/event-stream", headers=stream.HEADERS)

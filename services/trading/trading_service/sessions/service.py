@@ -1,8 +1,9 @@
 """Business rules of trading sessions: access, validation against other rows, the lifecycle.
 
-Every write locks the session row (`SELECT ... FOR UPDATE`), materializes its clock at the
-database's wall clock, then checks the state: concurrent transitions serialize on the row, so
-two clients never both win. Services flush; the request's session dependency commits.
+Every write gets its session locked (`SELECT ... FOR UPDATE`) and its clock materialized at
+the database's wall clock (`LockedSession`), then checks the state: concurrent transitions
+serialize on the row, so two clients never both win. Reads get it settled (`VisibleSession`).
+Services flush; the request's session dependency commits.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from servicekit.errors import BadRequest, Unprocessable
 from servicekit.security import Principal
 
 from ..candles.schemas import Bar, CandleOut
 from ..replay import bars, clock
 from ..timeframes import Timeframe, available_timeframes
 from . import repository as repo
-from .lifecycle import Action, action_for, check_action
+from .dependencies import LockedSessionView, SessionView
+from .lifecycle import FINISHED, Action, action_for, check_action
 from .models import SessionStatus, TradingSession
 from .schemas import (
     SeekRequest,
@@ -32,8 +34,6 @@ from .schemas import (
 )
 
 _TICK = timedelta(microseconds=1)
-STARTED = (SessionStatus.RUNNING, SessionStatus.PAUSED)
-FINISHED = (SessionStatus.COMPLETED, SessionStatus.ARCHIVED)
 
 
 def field_error(loc: list[str | int], message: str) -> Unprocessable:
@@ -41,58 +41,7 @@ def field_error(loc: list[str | int], message: str) -> Unprocessable:
     return Unprocessable(message, details=[{"loc": loc, "msg": message, "type": "value_error"}])
 
 
-def _authorize(principal: Principal, sess: TradingSession) -> None:
-    if not principal.is_admin and sess.user_id != principal.user_id:
-        raise Forbidden("Not the owner of this session")
-
-
-async def _visible(s: AsyncSession, principal: Principal, session_id: int) -> TradingSession:
-    sess = await repo.get(s, session_id)
-    if sess is None:
-        raise NotFound("Session not found")
-    _authorize(principal, sess)
-    return sess
-
-
-async def _locked(
-    s: AsyncSession, principal: Principal, session_id: int
-) -> tuple[TradingSession, datetime]:
-    """The row locked for this transaction, its clock materialized, and the instant used."""
-    sess = await repo.get(s, session_id, for_update=True)
-    if sess is None:
-        raise NotFound("Session not found")
-    _authorize(principal, sess)
-    now = await clock.db_now(s)  # read after the lock: waiting never makes time run backwards
-    await clock.materialize(s, sess, now)
-    return sess, now
-
-
-async def _settle(s: AsyncSession, sessions: list[TradingSession]) -> list[SessionOut]:
-    """The rows as seen by their clocks now.
-
-    A RUNNING row is read again after the database clock was taken: a writer that committed
-    before that re-read (a pause, say) is seen, and one that commits later anchors after
-    `now`, so a read never shows a bar the writer's state has not revealed. Rows that are not
-    RUNNING need no clock (one query for them). Sessions whose clock reached the end are
-    completed for good (locked, re-read and persisted, so a racing writer is never lost).
-    """
-    running = [x for x in sessions if x.session_status == SessionStatus.RUNNING]
-    if not running:
-        return [SessionOut.build(x) for x in sessions]
-    now = await clock.db_now(s)
-    await repo.reload(s, running)
-    readings = [await clock.read(s, x, now) for x in sessions]
-    finished = [x for x, r in zip(sessions, readings, strict=True) if r.just_completed]
-    if finished:
-        await repo.lock_for_update(s, finished)
-        locked_now = await clock.db_now(s)
-        for x in finished:
-            await clock.materialize(s, x, locked_now)
-        done = {x.id for x in finished}
-        readings = [
-            clock.ClockReading(x.session_status, x.current_ts) if x.id in done else r
-            for x, r in zip(sessions, readings, strict=True)
-        ]
+def _outs(sessions: list[TradingSession], readings: list[clock.ClockReading]) -> list[SessionOut]:
     return [
         SessionOut.build(x, status=r.status, current_ts=r.current_ts)
         for x, r in zip(sessions, readings, strict=True)
@@ -115,29 +64,19 @@ async def list_sessions(
     rows, total = await repo.list_page(
         s, f, sort=sort, order=order, offset=(page - 1) * limit, limit=limit
     )
-    return SessionList(sessions=await _settle(s, rows), total=total, page=page, limit=limit)
-
-
-async def get_session(s: AsyncSession, principal: Principal, session_id: int) -> SessionOut:
-    sess = await _visible(s, principal, session_id)
-    return (await _settle(s, [sess]))[0]
+    readings = await clock.settle(s, rows)
+    return SessionList(sessions=_outs(rows, readings), total=total, page=page, limit=limit)
 
 
 async def session_candles(
-    s: AsyncSession,
-    principal: Principal,
-    session_id: int,
-    *,
-    limit: int,
-    before: datetime | None,
+    s: AsyncSession, view: SessionView, *, limit: int, before: datetime | None
 ) -> SessionCandles:
     """Bars with open time <= the clock's current_ts as of now (a DRAFT: before start_ts)."""
-    sess = await _visible(s, principal, session_id)
-    out = (await _settle(s, [sess]))[0]
-    if out.current_ts is None:
+    sess = view.row
+    if view.current_ts is None:
         until = sess.start_ts - _TICK  # not started: history strictly before start_ts only
     else:
-        until = out.current_ts
+        until = view.current_ts
     found = await bars.visible_bars(s, sess, until_ts=until, limit=limit, before=before)
     # Defence in depth: whatever the store returns, nothing after the clock leaves here.
     candles = [CandleOut.of(b) for b in found if b.ts <= until]
@@ -145,7 +84,7 @@ async def session_candles(
         session_id=sess.id,
         instrument_id=sess.instrument_id,
         timeframe=sess.timeframe,
-        current_ts=out.current_ts,
+        current_ts=view.current_ts,
         candles=candles,
     )
 
@@ -188,12 +127,8 @@ async def create_session(s: AsyncSession, principal: Principal, body: SessionCre
     return SessionOut.build(sess)
 
 
-async def delete_session(s: AsyncSession, principal: Principal, session_id: int) -> None:
-    sess = await repo.get(s, session_id, for_update=True)
-    if sess is None:
-        raise NotFound("Session not found")
-    _authorize(principal, sess)
-    await repo.remove(s, sess)
+async def delete_session(s: AsyncSession, view: LockedSessionView) -> None:
+    await repo.remove(s, view.row)
 
 
 async def _apply(s: AsyncSession, sess: TradingSession, action: Action, now: datetime) -> None:
@@ -220,19 +155,16 @@ async def _apply(s: AsyncSession, sess: TradingSession, action: Action, now: dat
         await s.flush()
 
 
-async def transition(
-    s: AsyncSession, principal: Principal, session_id: int, action: Action
-) -> SessionOut:
-    sess, now = await _locked(s, principal, session_id)
-    await _apply(s, sess, action, now)
-    return SessionOut.build(sess)
+async def transition(s: AsyncSession, view: LockedSessionView, action: Action) -> SessionOut:
+    await _apply(s, view.row, action, view.now)
+    return view.out()
 
 
 async def update_session(
-    s: AsyncSession, principal: Principal, session_id: int, body: SessionUpdate
+    s: AsyncSession, view: LockedSessionView, body: SessionUpdate
 ) -> SessionOut:
     """end_ts, then speed, then the status change, all on the clock as of now."""
-    sess, now = await _locked(s, principal, session_id)
+    sess, now = view.row, view.now
     if "end_ts" in body.model_fields_set and body.end_ts != sess.end_ts:
         if sess.session_status in FINISHED:
             raise BadRequest(f"end_ts of a {sess.session_status} session cannot change")
@@ -258,33 +190,26 @@ async def update_session(
     return SessionOut.build(sess)
 
 
-async def step_session(
-    s: AsyncSession, principal: Principal, session_id: int, body: StepRequest
-) -> SessionOut:
+async def step_session(s: AsyncSession, view: LockedSessionView, body: StepRequest) -> SessionOut:
     """`bars` more bars, or (`until: "fill"`) up to the next fill or the end."""
-    sess, now = await _locked(s, principal, session_id)
-    if sess.session_status not in STARTED:
-        raise BadRequest(f"Cannot step a {sess.session_status} session (RUNNING or PAUSED only)")
+    view.require_started("step")
     if body.until == "fill":
-        await clock.step_until_fill(s, sess, now)
+        await clock.step_until_fill(s, view.row, view.now)
     else:
-        await clock.step(s, sess, body.bars, now)
-    return SessionOut.build(sess)
+        await clock.step(s, view.row, body.bars, view.now)
+    return view.out()
 
 
-async def seek_session(
-    s: AsyncSession, principal: Principal, session_id: int, body: SeekRequest
-) -> SessionOut:
-    sess, now = await _locked(s, principal, session_id)
-    if sess.session_status not in STARTED:
-        raise BadRequest(f"Cannot seek a {sess.session_status} session (RUNNING or PAUSED only)")
+async def seek_session(s: AsyncSession, view: LockedSessionView, body: SeekRequest) -> SessionOut:
+    view.require_started("seek")
+    sess, now = view.row, view.now
     assert sess.current_ts is not None
     if body.ts < sess.current_ts:
         raise field_error(
             ["body", "ts"], "seek is forward only: ts is before the session's current_ts"
         )
     await clock.seek(s, sess, body.ts, now)
-    return SessionOut.build(sess)
+    return view.out()
 
 
 # --- the event stream's view of a session (one short transaction per poll) ---
@@ -310,17 +235,17 @@ async def stream_poll(
     sess = await repo.get(s, session_id)
     if sess is None:
         return None
-    out = (await _settle(s, [sess]))[0]
+    out = (await clock.settle(s, [sess]))[0]
     found: list[Bar] = []
     if out.current_ts is not None and after < out.current_ts:
         found = await bars.revealed_between(s, sess, after, out.current_ts, limit=limit)
     wait = None
-    if out.session_status == SessionStatus.RUNNING and sess.anchor_at is not None:
+    if out.status == SessionStatus.RUNNING and sess.anchor_at is not None:
         wait = clock.seconds_to_next_bar(sess.anchor_at, await clock.db_now(s), sess.speed)
     return StreamPoll(
-        status=out.session_status,
+        status=out.status,
         current_ts=out.current_ts,
-        speed=out.speed,
+        speed=sess.speed,
         bars=found,
         more=len(found) >= limit,
         next_bar_in=wait,
