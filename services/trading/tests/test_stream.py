@@ -444,3 +444,79 @@ async def test_idle_stream_sends_ping_comments(
     async with open_stream(sid, h) as sse:
         events = await sse.quiet(0.8)
     assert {"event": "comment", "data": ": ping"} in events
+
+
+# --- fills (the positions engine's events) ---
+
+_OPENER = ("1.10000", "1.10080", "1.09950", "1.10050")  # C = 1.10050
+_FLAT = ("1.10000", "1.10010", "1.09990", "1.10000")
+_SPIKE = ("1.10000", "1.10250", "1.09990", "1.10000")  # reaches 1.10200 on the bid
+
+
+async def test_fills_stream_in_order_with_their_bars_and_resume_after_a_shared_bar(
+    kit: Any, session: Any, open_stream: Any, client: httpx.AsyncClient
+) -> None:
+    """Bar 3 fills a SELL LIMIT at 1.10200 (orders first) and the BUY's TP 1.10200: two
+    `fill` events right after bar 3's `bar` event, ids `<bar 3>#<fill id>`. A reconnect
+    with the first fill's id gets the second fill and the bars after it, nothing twice; a
+    manual close on the current bar streams as a fill too."""
+    iid = await kit.instrument()
+    await kit.ohlc(iid, T0, [_OPENER, _FLAT, _FLAT, _SPIKE, _FLAT, _FLAT, _FLAT])
+    sid, h, post = await session(iid, speed="0.5x")
+    await post("start")
+    await post("pause")
+    buy = await client.post(
+        f"/sessions/{sid}/positions",
+        json={"side": "BUY", "volume": 1, "take_profit": 1.102},
+        headers=h,
+    )
+    order = await client.post(
+        f"/sessions/{sid}/orders",
+        json={"type": "LIMIT", "side": "SELL", "volume": 0.5, "price": 1.102},
+        headers=h,
+    )
+    assert (buy.status_code, order.status_code) == (201, 201)
+    async with open_stream(sid, h) as sse:
+        assert (await sse.next())["event"] == "state"  # type: ignore[index]
+        await post("step", {"bars": 5})
+        seen = await sse.quiet(1.0)
+    kinds = [(ev["event"], ev.get("id")) for ev in seen]
+    fills = [ev for ev in seen if ev["event"] == "fill"]
+    assert [f["data"]["kind"] for f in fills] == ["ORDER_FILLED", "CLOSE"]
+    first, second = fills
+    assert kinds == [
+        ("bar", bar(1)),
+        ("bar", bar(2)),
+        ("bar", bar(3)),
+        ("fill", f"{bar(3)}#{first['data']['id']}"),
+        ("fill", f"{bar(3)}#{second['data']['id']}"),
+        ("bar", bar(4)),
+        ("bar", bar(5)),
+    ]
+    assert first["data"] == {
+        "id": first["data"]["id"],
+        "position_id": ANY,
+        "order_id": order.json()["id"],
+        "kind": "ORDER_FILLED",
+        "reason": None,
+        "price": 1.102,
+        "volume": 0.5,
+        "ts": bar(3),
+        "bar_ts": bar(3),
+    }
+    assert (second["data"]["position_id"], second["data"]["reason"]) == (
+        buy.json()["id"],
+        "TAKE_PROFIT",
+    )
+    async with open_stream(sid, h, last_event_id=first["id"]) as sse:
+        assert (await sse.next())["event"] == "state"  # type: ignore[index]
+        again = await sse.quiet(0.8)
+        assert [(ev["event"], ev.get("id")) for ev in again] == kinds[4:]
+        # A market close on the current bar (5): one more fill, on a bar already sent.
+        sold = first["data"]["position_id"]
+        closed = await client.post(f"/positions/{sold}/close", headers=h)
+        assert closed.status_code == 200, closed.text
+        late = await sse.quiet(0.8)
+    assert [(ev["event"], ev["data"]["kind"], ev["data"]["bar_ts"]) for ev in late] == [
+        ("fill", "CLOSE", bar(5))
+    ]

@@ -157,7 +157,7 @@ async def session_candles(
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: state, bar (id: its open time), status, deleted, "
-        "error; fill is reserved for the positions engine. Resumes after `Last-Event-ID`.",
+        "fill (id: <bar ts>#<fill id>), error. Resumes after `Last-Event-ID`.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }

@@ -8,7 +8,6 @@ Services flush; the request's session dependency commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.errors import BadRequest, Unprocessable
 from servicekit.security import Principal
 
-from ..candles.schemas import Bar, CandleOut
+from ..candles.schemas import CandleOut
 from ..replay import bars, clock
 from ..timeframes import Timeframe, available_timeframes
 from . import repository as repo
@@ -210,43 +209,3 @@ async def seek_session(s: AsyncSession, view: LockedSessionView, body: SeekReque
         )
     await clock.seek(s, sess, body.ts, now)
     return view.out()
-
-
-# --- the event stream's view of a session (one short transaction per poll) ---
-
-
-@dataclass(frozen=True)
-class StreamPoll:
-    """A session as one poll of `GET /sessions/{id}/stream` sees it."""
-
-    status: str
-    current_ts: datetime | None
-    speed: str
-    bars: list[Bar]  # revealed bars after the poll's cursor, oldest first, none after current_ts
-    more: bool  # the batch was full: more revealed bars are waiting
-    next_bar_in: float | None  # RUNNING: seconds until the clock reveals its next bar
-
-
-async def stream_poll(
-    s: AsyncSession, session_id: int, after: datetime, *, limit: int
-) -> StreamPoll | None:
-    """The clock as of now and the revealed bars with open time in (`after`, current_ts];
-    None once the session is gone. Access was checked when the stream opened."""
-    sess = await repo.get(s, session_id)
-    if sess is None:
-        return None
-    out = (await clock.settle(s, [sess]))[0]
-    found: list[Bar] = []
-    if out.current_ts is not None and after < out.current_ts:
-        found = await bars.revealed_between(s, sess, after, out.current_ts, limit=limit)
-    wait = None
-    if out.status == SessionStatus.RUNNING and sess.anchor_at is not None:
-        wait = clock.seconds_to_next_bar(sess.anchor_at, await clock.db_now(s), sess.speed)
-    return StreamPoll(
-        status=out.status,
-        current_ts=out.current_ts,
-        speed=sess.speed,
-        bars=found,
-        more=len(found) >= limit,
-        next_bar_in=wait,
-    )

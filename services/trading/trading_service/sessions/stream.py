@@ -10,7 +10,10 @@ Events (`data:` is one line of JSON):
 - `status` when `session_status` changes (after the bars revealed before the change): same
   payload as `state`. The stream ends after COMPLETED or ARCHIVED.
 - `deleted` `{session_id}` when the session is deleted; the stream ends.
-- `fill` reserved for the positions engine: one per fill, in order with the bars.
+- `fill` one per fill (an order filled or rejected, a position opened, closed or partly
+  closed), right after the bar it happened on: `{id, position_id, order_id, kind, reason,
+  price, volume, ts, bar_ts}`; its `id:` is `<bar ts>#<fill id>`, so a reconnect resumes
+  after a fill that shares its bar with others.
 - `error` `{detail}` when the service cannot go on (the database is gone); the stream ends
   and the client reconnects with `Last-Event-ID`.
 - `: ping` comments every ~15 s while nothing else was sent (proxies keep the connection).
@@ -27,6 +30,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +41,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from servicekit.errors import is_database_unavailable
 
 from ..candles.schemas import Bar, CandleOut
-from . import service
+from ..replay import bars as replay_bars
+from ..replay import clock, fills
+from ..replay.models import Fill
+from . import repository as sessions_repo
 from .models import SessionStatus
 from .schemas import SessionOut, iso_z, to_utc
 
@@ -54,6 +61,62 @@ _TICK = timedelta(microseconds=1)
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 ACTIVE_STREAMS = Gauge("trading_session_streams_active", "Open GET /sessions/{id}/stream responses")
+
+
+# --- one poll: the session as the stream sees it (one short transaction) ---
+
+
+@dataclass(frozen=True)
+class StreamPoll:
+    """A session as one poll of `GET /sessions/{id}/stream` sees it."""
+
+    status: str
+    current_ts: datetime | None
+    speed: str
+    bars: list[Bar]  # revealed bars after the poll's cursor, oldest first, none after current_ts
+    fills: list[Fill]  # fills after the fill cursor on bars up to the last bar sent, in order
+    more: bool  # the batch was full: more revealed bars are waiting
+    next_bar_in: float | None  # RUNNING: seconds until the clock reveals its next bar
+
+
+async def stream_poll(
+    s: AsyncSession, session_id: int, after: datetime, after_fill: int, *, limit: int
+) -> StreamPoll | None:
+    """The clock as of now (every revealed fill processed), the revealed bars with open time
+    in (`after`, current_ts] and the fills after `after_fill` on bars up to the last one
+    returned; None once the session is gone. Access was checked when the stream opened."""
+    sess = await sessions_repo.get(s, session_id)
+    if sess is None:
+        return None
+    out = (await clock.settle(s, [sess]))[0]
+    found: list[Bar] = []
+    if out.current_ts is not None and after < out.current_ts:
+        found = await replay_bars.revealed_between(s, sess, after, out.current_ts, limit=limit)
+    more = len(found) >= limit
+    new_fills: list[Fill] = []
+    if out.current_ts is not None:
+        until = found[-1].ts if more else out.current_ts
+        new_fills = list(await fills.after(s, sess.id, after_fill, until_bar=until, limit=limit))
+        if len(new_fills) >= limit:  # more fills wait: no bar after the last one sent yet
+            found = [b for b in found if b.ts <= new_fills[-1].bar_ts]
+    wait = None
+    if out.status == SessionStatus.RUNNING and sess.anchor_at is not None:
+        wait = clock.seconds_to_next_bar(sess.anchor_at, await clock.db_now(s), sess.speed)
+    return StreamPoll(
+        status=out.status,
+        current_ts=out.current_ts,
+        speed=sess.speed,
+        bars=found,
+        fills=new_fills,
+        more=more or len(new_fills) >= limit,
+        next_bar_in=wait,
+    )
+
+
+async def stream_fill_cursor(s: AsyncSession, session_id: int, bar_ts: datetime) -> int:
+    """Where a stream picks fills up when it sends the bars after `bar_ts`: after every fill
+    on an earlier bar (those were sent before that bar)."""
+    return await fills.last_id_before_bar(s, session_id, bar_ts)
 
 
 def event(name: str, data: dict[str, Any], *, event_id: str | None = None) -> str:
@@ -78,35 +141,89 @@ def _state(
     }
 
 
-def parse_last_event_id(raw: str | None) -> datetime | None:
-    """The bar open time a reconnecting client saw last; anything else is ignored."""
+def _fill_event(fill: Fill) -> str:
+    data = {
+        "id": fill.id,
+        "position_id": fill.position_id,
+        "order_id": fill.order_id,
+        "kind": fill.kind,
+        "reason": fill.reason,
+        "price": float(fill.price),
+        "volume": float(fill.volume),
+        "ts": iso_z(fill.ts),
+        "bar_ts": iso_z(fill.bar_ts),
+    }
+    return event("fill", data, event_id=f"{iso_z(fill.bar_ts)}#{fill.id}")
+
+
+@dataclass(frozen=True)
+class LastEventId:
+    """What a reconnecting client saw last: a bar (`<bar ts>`) or a fill on a bar
+    (`<bar ts>#<fill id>`)."""
+
+    bar_ts: datetime
+    fill_id: int | None
+
+
+def parse_last_event_id(raw: str | None) -> LastEventId | None:
+    """The client's `Last-Event-ID`; anything unparseable is ignored (a fresh start)."""
     if not raw:
         return None
+    head, sep, tail = raw.strip().partition("#")
     try:
-        return to_utc(datetime.fromisoformat(raw.strip()))
-    except ValueError:
+        bar_ts = to_utc(datetime.fromisoformat(head))
+        fill_id = int(tail) if sep else None
+    except (ValueError, OverflowError):
         return None
+    if fill_id is not None and not 0 <= fill_id < 2**63:
+        return None
+    return LastEventId(bar_ts, fill_id)
 
 
-def start_cursor(first: SessionOut, last_event_id: datetime | None) -> datetime:
+def start_cursor(first: SessionOut, last_event_id: LastEventId | None) -> datetime:
     """Bars after this instant are sent: after the client's last bar when it resumes, else
     the bars revealed from now on. The clock reveals no bar before `start_ts`."""
     floor = first.start_ts - _TICK
     if last_event_id is not None:
-        return max(last_event_id, floor)
+        return max(last_event_id.bar_ts, floor)
     return first.current_ts if first.current_ts is not None else floor
+
+
+async def start_fill_cursor(
+    s: AsyncSession, session_id: int, after: datetime, last_event_id: LastEventId | None
+) -> int:
+    """Fills after this id are sent: after the client's last fill when it resumes from one;
+    else every fill on a bar after `after` (the fills of a bar follow its bar event, and
+    fills of one session are numbered in the order of their bars)."""
+    if last_event_id is not None and last_event_id.fill_id is not None:
+        return last_event_id.fill_id
+    return await fills.last_id_before_bar(s, session_id, after + _TICK)
+
+
+def _merge(bars: list[Bar], new_fills: list[Fill]) -> list[str]:
+    """Bars and fills in time order: a bar's fills right after the bar (fills on bars sent
+    before, such as market orders on the current bar, first)."""
+    out: list[str] = []
+    pending = list(new_fills)
+    for bar in bars:
+        while pending and pending[0].bar_ts < bar.ts:
+            out.append(_fill_event(pending.pop(0)))
+        out.append(_bar_event(bar))
+    out.extend(_fill_event(f) for f in pending)
+    return out
 
 
 async def events(
     request: Request,
     sessionmaker: async_sessionmaker[AsyncSession],
     first: SessionOut,
-    last_event_id: datetime | None,
+    last_event_id: LastEventId | None,
 ) -> AsyncIterator[str]:
     """The event stream of one session, opened after its access check returned `first`."""
     sid, tf = first.id, first.timeframe
     status, speed = first.session_status, first.speed
     after = start_cursor(first, last_event_id)
+    after_fill: int | None = None
     ACTIVE_STREAMS.inc()
     try:
         yield f"retry: {RETRY_MS}\n" + event(
@@ -116,7 +233,9 @@ async def events(
         while not await request.is_disconnected():
             try:
                 async with sessionmaker.begin() as s:
-                    poll = await service.stream_poll(s, sid, after, limit=BATCH_BARS)
+                    if after_fill is None:
+                        after_fill = await start_fill_cursor(s, sid, after, last_event_id)
+                    poll = await stream_poll(s, sid, after, after_fill, limit=BATCH_BARS)
             except Exception as exc:
                 if is_database_unavailable(exc):
                     log.warning("stream ends: database unavailable", extra={"session_id": sid})
@@ -127,9 +246,11 @@ async def events(
             if poll is None:
                 yield event("deleted", {"session_id": sid})
                 return
-            out = [_bar_event(b) for b in poll.bars]
+            out = _merge(poll.bars, poll.fills)
             if poll.bars:
                 after = poll.bars[-1].ts
+            if poll.fills:
+                after_fill = poll.fills[-1].id
             if not poll.more:  # a status change follows every bar revealed before it
                 state = _state(sid, tf, poll.status, poll.current_ts, poll.speed)
                 if poll.status != status:
