@@ -724,3 +724,27 @@ async def test_idempotency_key_replays_the_first_position(
     other = await client.post(url, json={"side": "BUY", "volume": 2}, headers=h)
     assert other.status_code == 422
     assert (await desk.call("GET", url))["total"] == 1
+
+
+async def test_a_reimport_of_unrevealed_bars_is_what_the_engine_trades_on(
+    desk: Desk, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """The engine plans its next event from the stored bars; an admin re-import that changes
+    a bar not yet revealed (bar 3 now reaches the TP) is what the replay then fills on."""
+    await desk.open([OPENER] + [FLAT] * 6)
+    pos = await desk.buy(volume=1.0, take_profit=1.102)
+    iid = (await desk.call("GET", f"/sessions/{desk.sid}"))["instrument_id"]
+    csv = f"timestamp,open,high,low,close,volume\n{ts(3)},1.10000,1.10250,1.09990,1.10000,1\n"
+    resp = await client.post(
+        f"/instruments/{iid}/candles",
+        content=csv,
+        headers={**kit.admin, "Content-Type": "text/csv"},
+    )
+    assert resp.status_code == 200, resp.text
+    await desk.step(5)
+    got = await desk.position(pos["id"])
+    assert (got["close_reason"], got["close_price"], got["close_ts"]) == (
+        "TAKE_PROFIT",
+        1.102,
+        ts(3),
+    )

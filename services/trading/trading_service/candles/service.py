@@ -13,6 +13,7 @@ from servicekit.errors import Conflict, NotFound, Unprocessable
 
 from ..instruments import repository as instruments_repo
 from ..instruments.models import Instrument
+from ..sessions import repository as sessions_repo
 from ..timeframes import Timeframe, available_timeframes
 from . import repository as repo
 from .exceptions import UnsupportedMediaType
@@ -87,6 +88,9 @@ async def store(
         await repo.copy_new_bars(s, payload)
         inserted, updated = parsed.count, 0
     await repo.rebuild_aggregates(s, instrument_id, expected_tf, parsed.first_ts, parsed.last_ts)
+    # Bars a started session has not processed may have changed: its planned next event
+    # moves back to the import's first bar, so its next read walks the new bars.
+    await sessions_repo.recheck_events(s, instrument_id, parsed.first_ts)
     return ImportResult(
         imported=parsed.count,
         inserted=inserted,

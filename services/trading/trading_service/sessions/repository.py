@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, case, delete, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..instruments.models import Instrument
@@ -139,3 +139,25 @@ async def list_page(
     stmt = select(T).where(*cond).order_by(*ordering).offset(offset).limit(limit)
     rows = list((await s.execute(stmt)).scalars())
     return rows, total
+
+
+async def recheck_events(s: AsyncSession, instrument_id: int, since: datetime) -> None:
+    """Started sessions of an instrument whose bars from `since` on changed: their next
+    possible event is no later than `since` (rows locked in id order: no deadlock)."""
+    ids = list(
+        (
+            await s.execute(
+                select(T.id)
+                .where(T.instrument_id == instrument_id, T.next_event_ts > since)
+                .order_by(T.id)
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    if ids:
+        await s.execute(
+            update(T)
+            .where(T.id.in_(ids))
+            .values(next_event_ts=since)
+            .execution_options(synchronize_session=False)
+        )
