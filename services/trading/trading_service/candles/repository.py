@@ -286,6 +286,16 @@ _FIRST_CROSSING = text(
     ") ORDER BY ts LIMIT 1"
 )
 
+# Coarser stored timeframes the search may skip through, each dividing the next.
+_SKIP_LEVELS = (Timeframe.H1, Timeframe.D1)
+
+Crossing = tuple[datetime, Decimal, Decimal, Decimal]
+
+
+def _ceil(tf: Timeframe, ts: datetime) -> datetime:
+    floor = tf.floor(ts)
+    return floor if floor == ts else floor + tf.delta
+
 
 async def first_crossing(
     s: AsyncSession,
@@ -297,31 +307,52 @@ async def first_crossing(
     high_at: Decimal | None,
     low_at: Decimal | None,
     stop_out: tuple[Decimal, Decimal, Decimal] | None,
-) -> tuple[datetime, Decimal, Decimal, Decimal] | None:
-    """The first bar in [start, end) with high >= high_at, or low <= low_at, or whose worst
-    price for a net exposure crosses the stop-out line `(a, n, used)`: 2(a + n x) < used with
-    x = low when n >= 0, else high. Exact (numeric); one ordered range scan of the key.
-    Returns (ts, open, high, low)."""
+) -> Crossing | None:
+    """The first base bar (`tf`) in [start, end) with high >= high_at, or low <= low_at, or
+    whose worst price for a net exposure crosses the stop-out line `(a, n, used)`: 2(a + n x)
+    < used with x = low when n >= 0, else high. Exact (numeric). Returns (ts, open, high, low).
+
+    Every condition is monotone in a bar's high or low, and an aggregated bar's high (low) is
+    the max (min) of its base bars', so a D1 or H1 bucket crosses iff one of its base bars
+    does: the search skips through the stored aggregates (D1, then H1, then the base bars of
+    the one bucket that crosses), a few small range scans however long the range."""
     a, n, used = stop_out if stop_out is not None else (None, None, None)
-    row = (
-        await s.execute(
-            _FIRST_CROSSING,
-            {
-                "iid": instrument_id,
-                "tf": tf.value,
-                "start": _aware(start, "start"),
-                "end": _aware(end, "end"),
-                "hi": high_at,
-                "lo": low_at,
-                "a": a,
-                "n": n,
-                "used": used,
-            },
-        )
-    ).first()
-    if row is None:
-        return None
-    return row[0], row[1], row[2], row[3]
+    params = {"iid": instrument_id, "hi": high_at, "lo": low_at, "a": a, "n": n, "used": used}
+    levels = [tf, *(x for x in _SKIP_LEVELS if x.seconds > tf.seconds)]
+
+    async def scan(level: Timeframe, lo: datetime, hi: datetime) -> Crossing | None:
+        row = (
+            await s.execute(
+                _FIRST_CROSSING,
+                {**params, "tf": level.value, "start": lo, "end": hi},
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    async def search(i: int, lo: datetime, hi: datetime) -> Crossing | None:
+        if lo >= hi:
+            return None
+        if i == 0:
+            return await scan(levels[0], lo, hi)
+        level = levels[i]
+        first, last = _ceil(level, lo), level.floor(hi)
+        if first >= last:  # no whole bucket inside: a finer level does it
+            return await search(i - 1, lo, hi)
+        found = await search(i - 1, lo, first)  # the part before the first whole bucket
+        if found is not None:
+            return found
+        cursor = first
+        while cursor < last:
+            bucket = await scan(level, cursor, last)
+            if bucket is None:
+                break
+            found = await search(i - 1, bucket[0], bucket[0] + level.delta)
+            if found is not None:
+                return found
+            cursor = bucket[0] + level.delta  # an aggregate out of step with its bars
+        return await search(i - 1, last, hi)
+
+    return await search(len(levels) - 1, _aware(start, "start"), _aware(end, "end"))
 
 
 # --- Writes: bulk import and aggregation (used by candles.service and the demo seeder) ---
