@@ -32,12 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from .ledger.router import router as ledger_router
     from .orders.router import router as orders_router
     from .positions.router import router as positions_router
+    from .reports.router import router as reports_router
     from .sessions.router import router as sessions_router
 
     app.include_router(sessions_router)
     app.include_router(positions_router)
     app.include_router(orders_router)
     app.include_router(ledger_router)
+    app.include_router(reports_router)
     app.include_router(instruments_router)
     app.include_router(candles_router)
     return app

@@ -1,0 +1,34 @@
+"""The `reports` table: an immutable snapshot of a session at `replay_ts` (SPEC 3 "Reports").
+
+What the report shows is stored with it (statistics, trades, the equity series), so later
+trading in the session never changes it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Identity, Index, Integer, LargeBinary, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_session_id", "session_id", "id"),)
+    __mapper_args__ = {"eager_defaults": True}
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("trading_sessions.id", ondelete="CASCADE")
+    )
+    replay_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stats: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    trades: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # The equity series: bar open times (int64 ns) and equity (float64), zlib-compressed.
+    equity_index: Mapped[bytes] = mapped_column(LargeBinary)
+    equity_values: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
