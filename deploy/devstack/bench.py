@@ -6,6 +6,10 @@ embedded PostgreSQL), on free ports and a throwaway data directory. Load comes f
 (Debian's package; installed with apt-get when missing and allowed), one thread, so the
 client takes as little of the 2 cores as possible; the client's own CPU use is measured and
 printed next to each figure, to show it is not the bottleneck.
+
+The replay rows (`bench_replay.py`) time single `seek` requests through the gateway against
+backtesting.py's `Backtest.run` on the same bars in this process. `--only replay` runs just
+those, for quick iterations; the full table comes from a run without it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from .bench_replay import IMPORT_BARS, ReplayFigures, run_replay
 from .stack import HOST, REPO_ROOT, ManagedProcess, Ports, Stack, port_in_use
 
 RESULTS_DIR = REPO_ROOT / "bench-results"
@@ -170,121 +175,107 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="duration of each load run")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--bars", type=int, default=1_000_000, help="M1 bars to import")
-    args = parser.parse_args(argv)
+def login(http: httpx.Client, gw: str, email: str, password: str) -> str:
+    r = http.post(f"{gw}/auth/login", json={"email": email, "password": password})
+    r.raise_for_status()
+    token: str = r.json()["access_token"]
+    return token
 
-    wrk = ensure_wrk()
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
-    ports = Ports.free()
-    admin_email, admin_password = "bench-admin@example.com", "bench-admin-password-1"
-    stack = Stack(
-        data_dir, ports, seed_demo=False, admin_email=admin_email, admin_password=admin_password
-    )
-    raw: ManagedProcess | None = None
+
+def http_runs(
+    stack: Stack, http: httpx.Client, token: str, wrk: str, args: argparse.Namespace
+) -> tuple[list[LoadResult], dict[str, Any]]:
+    """The import, the H1 session over a year and the wrk runs against it."""
+    gw = stack.gateway_url
+    trading = stack.service_url("trading")
+    auth = {"Authorization": f"Bearer {token}"}
     results: list[LoadResult] = []
     figures: dict[str, Any] = {}
+    inst = http.post(
+        f"{trading}/instruments",
+        headers=auth,
+        json={
+            "symbol": "BENCH",
+            "description": "benchmark bars",
+            "digits": 5,
+            "contract_size": 100000,
+            "min_volume": 0.01,
+            "volume_step": 0.01,
+            "max_volume": 100,
+            "base_timeframe": "M1",
+        },
+    )
+    inst.raise_for_status()
+    instrument_id = inst.json()["id"]
+
+    print(f"generating {args.bars:,} M1 bars ...", flush=True)
+    csv_text, first_ts, last_ts = m1_bars_csv(args.bars, datetime(2023, 1, 2, tzinfo=UTC))
+    body = csv_text.encode()
+    print(f"importing {args.bars:,} M1 bars ({len(body) / 2**20:.0f} MiB CSV) ...", flush=True)
+    t0 = time.perf_counter()
+    imp = http.post(
+        f"{trading}/instruments/{instrument_id}/candles",
+        headers={**auth, "Content-Type": "text/csv"},
+        content=body,
+    )
+    import_s = time.perf_counter() - t0
+    imp.raise_for_status()
+    figures["import_bars"] = args.bars
+    figures["import_seconds"] = round(import_s, 2)
+    figures["import_bars_per_s"] = round(args.bars / import_s)
+
+    # A session over the first year of data, revealed up to its end.
+    year_end = min(first_ts + timedelta(days=365), last_ts - timedelta(days=2))
+    sess = http.post(
+        f"{trading}/sessions",
+        headers=auth,
+        json={
+            "instrument_id": instrument_id,
+            "timeframe": "H1",
+            "speed": "1x",
+            "start_ts": first_ts.isoformat(),
+            "end_ts": (year_end + timedelta(days=30)).isoformat(),
+            "initial_balance": 10000,
+            "leverage": 100,
+            "spread_pts": 20,
+            "slippage_pts": 5,
+            "commission_per_fill": 7,
+        },
+    )
+    sess.raise_for_status()
+    session_id = sess.json()["id"]
+    http.post(f"{trading}/sessions/{session_id}/start", headers=auth).raise_for_status()
+    http.post(
+        f"{trading}/sessions/{session_id}/seek",
+        headers=auth,
+        json={"ts": year_end.isoformat()},
+    ).raise_for_status()
+    http.post(f"{trading}/sessions/{session_id}/pause", headers=auth).raise_for_status()
+    check = http.get(f"{trading}/sessions/{session_id}/candles?limit=500", headers=auth)
+    check.raise_for_status()
+    figures["candles_returned"] = len(check.json()["candles"])
+
+    # The raw-asyncpg baseline, served by uvicorn exactly like the service.
+    raw_port = Ports.free().aux
+    raw_dsn = stack.resolved_urls["trading"].replace("postgresql+asyncpg://", "postgresql://")
+    raw = ManagedProcess(
+        "bench-raw",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "devstack.bench_raw:app",
+            "--host",
+            HOST,
+            "--port",
+            str(raw_port),
+            "--no-access-log",
+        ],
+        {**os.environ, "BENCH_RAW_DSN": raw_dsn},
+        stack.logs_dir / "bench-raw.log",
+        REPO_ROOT,
+    )
     try:
-        print(f"starting the stack in {data_dir} ...", flush=True)
-        stack.start()
-        gw = stack.gateway_url
-        trading = stack.service_url("trading")
-        with httpx.Client(timeout=600) as http:
-            login = http.post(
-                f"{gw}/auth/login", json={"email": admin_email, "password": admin_password}
-            )
-            login.raise_for_status()
-            auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-            inst = http.post(
-                f"{trading}/instruments",
-                headers=auth,
-                json={
-                    "symbol": "BENCH",
-                    "description": "benchmark bars",
-                    "digits": 5,
-                    "contract_size": 100000,
-                    "min_volume": 0.01,
-                    "volume_step": 0.01,
-                    "max_volume": 100,
-                    "base_timeframe": "M1",
-                },
-            )
-            inst.raise_for_status()
-            instrument_id = inst.json()["id"]
-
-            print(f"generating {args.bars:,} M1 bars ...", flush=True)
-            csv_text, first_ts, last_ts = m1_bars_csv(args.bars, datetime(2023, 1, 2, tzinfo=UTC))
-            body = csv_text.encode()
-            print(
-                f"importing {args.bars:,} M1 bars ({len(body) / 2**20:.0f} MiB CSV) ...", flush=True
-            )
-            t0 = time.perf_counter()
-            imp = http.post(
-                f"{trading}/instruments/{instrument_id}/candles",
-                headers={**auth, "Content-Type": "text/csv"},
-                content=body,
-            )
-            import_s = time.perf_counter() - t0
-            imp.raise_for_status()
-            figures["import_bars"] = args.bars
-            figures["import_seconds"] = round(import_s, 2)
-            figures["import_bars_per_s"] = round(args.bars / import_s)
-
-            # A session over the first year of data, revealed up to its end.
-            year_end = min(first_ts + timedelta(days=365), last_ts - timedelta(days=2))
-            sess = http.post(
-                f"{trading}/sessions",
-                headers=auth,
-                json={
-                    "instrument_id": instrument_id,
-                    "timeframe": "H1",
-                    "speed": "1x",
-                    "start_ts": first_ts.isoformat(),
-                    "end_ts": (year_end + timedelta(days=30)).isoformat(),
-                    "initial_balance": 10000,
-                    "leverage": 100,
-                    "spread_pts": 20,
-                    "slippage_pts": 5,
-                    "commission_per_fill": 7,
-                },
-            )
-            sess.raise_for_status()
-            session_id = sess.json()["id"]
-            http.post(f"{trading}/sessions/{session_id}/start", headers=auth).raise_for_status()
-            http.post(
-                f"{trading}/sessions/{session_id}/seek",
-                headers=auth,
-                json={"ts": year_end.isoformat()},
-            ).raise_for_status()
-            http.post(f"{trading}/sessions/{session_id}/pause", headers=auth).raise_for_status()
-            check = http.get(f"{trading}/sessions/{session_id}/candles?limit=500", headers=auth)
-            check.raise_for_status()
-            figures["candles_returned"] = len(check.json()["candles"])
-
-        # The raw-asyncpg baseline, served by uvicorn exactly like the service.
-        raw_port = Ports.free().aux
-        raw_dsn = stack.resolved_urls["trading"].replace("postgresql+asyncpg://", "postgresql://")
-        raw = ManagedProcess(
-            "bench-raw",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "devstack.bench_raw:app",
-                "--host",
-                HOST,
-                "--port",
-                str(raw_port),
-                "--no-access-log",
-            ],
-            {**os.environ, "BENCH_RAW_DSN": raw_dsn},
-            stack.logs_dir / "bench-raw.log",
-            REPO_ROOT,
-        )
         raw.start()
         deadline = time.monotonic() + 30
         while not port_in_use(raw_port):
@@ -354,19 +345,20 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     finally:
-        if raw is not None:
-            raw.stop()
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        raw.stop()
+    return results, figures
 
+
+def http_report(
+    results: list[LoadResult], figures: dict[str, Any], replay: ReplayFigures | None
+) -> tuple[list[str], list[str]]:
+    """The wrk table and the ratios (with the replay rows' ratios); the runs with errors."""
     by = {r.name: r for r in results}
     raw_r = by["raw asyncpg GET /sessions/{id}"]
     direct = by["service GET /sessions/{id} (direct)"]
     gateway = by["gateway GET /sessions/{id}"]
     candles = by["candles limit=500 H1 (direct, 4 conns)"]
     bad = [r.name for r in results[1:] if r.non_2xx or r.errors]
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     fastest = max(r.requests_per_s for r in results[1:])
     ratios = [
         (
@@ -386,10 +378,9 @@ def main(argv: list[str] | None = None) -> int:
             "candles?limit=500 at H1 over a year of M1 (direct)",
             f"p50 {candles.p50_ms:.1f} ms, p99 {candles.p99_ms:.1f} ms",
         ),
+        *(replay.ratios() if replay else []),
     ]
     lines = [
-        f"Benchmarks, {when}, {machine}; wrk -t1 -c{args.connections} -d{args.seconds}s",
-        "",
         "| run | req/s | p50 ms | p99 ms | wrk CPU |",
         "| --- | ---: | ---: | ---: | ---: |",
         *[r.row() for r in results],
@@ -398,19 +389,83 @@ def main(argv: list[str] | None = None) -> int:
         "| --- | ---: |",
         *[f"| {name} | {value} |" for name, value in ratios],
     ]
+    return lines, bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each load run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--bars", type=int, default=1_000_000, help="M1 bars to import")
+    parser.add_argument(
+        "--only",
+        choices=["replay"],
+        help="run only these rows, for quick iterations (the full table needs a full run)",
+    )
+    parser.add_argument(
+        "--replay-runs", type=int, default=5, help="repetitions of replay row A, each side"
+    )
+    parser.add_argument(
+        "--replay-fill-runs", type=int, default=3, help="repetitions of replay row B, each side"
+    )
+    args = parser.parse_args(argv)
+
+    full = args.only is None
+    wrk = ensure_wrk() if full else ""
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
+    ports = Ports.free()
+    admin_email, admin_password = "bench-admin@example.com", "bench-admin-password-1"
+    stack = Stack(
+        data_dir, ports, seed_demo=False, admin_email=admin_email, admin_password=admin_password
+    )
+    results: list[LoadResult] = []
+    figures: dict[str, Any] = {}
+    try:
+        print(f"starting the stack in {data_dir} ...", flush=True)
+        stack.start()
+        gw = stack.gateway_url
+        with httpx.Client(timeout=600) as http:
+            if full:
+                token = login(http, gw, admin_email, admin_password)
+                results, figures = http_runs(stack, http, token, wrk, args)
+            replay_csv, _, _ = m1_bars_csv(IMPORT_BARS, datetime(2023, 1, 2, tzinfo=UTC))
+            replay = run_replay(
+                http,
+                gw,
+                login(http, gw, admin_email, admin_password),
+                replay_csv,
+                runs=args.replay_runs,
+                fill_runs=args.replay_fill_runs,
+                log=lambda text: print(text, flush=True),
+            )
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    load = f"; wrk -t1 -c{args.connections} -d{args.seconds}s" if full else ""
+    lines = [f"Benchmarks, {when}, {machine}{load}", ""]
+    bad: list[str] = []
+    if full:
+        http_lines, bad = http_report(results, figures, replay)
+        lines += [*http_lines, ""]
+    lines += replay.table()
     if bad:
         lines.append(f"\nWARNING: non-2xx or socket errors in: {', '.join(bad)}")
     report = "\n".join(lines)
     print("\n" + report)
     RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "latest.md").write_text(report + "\n")
-    (RESULTS_DIR / "latest.json").write_text(
+    name = "latest" if full else f"latest-{args.only}"
+    (RESULTS_DIR / f"{name}.md").write_text(report + "\n")
+    (RESULTS_DIR / f"{name}.json").write_text(
         json.dumps(
             {
                 "when": when,
                 "machine": machine,
                 "figures": figures,
                 "runs": [asdict(r) for r in results],
+                "replay": asdict(replay),
             },
             indent=2,
         )
