@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from servicekit.errors import NotFound
-
 from ..dependencies import PrincipalDep, SessionDep
 from ..sessions import dependencies as sessions_deps
 from . import repository as repo
 from .models import Order
+
+MISSING = "Order not found"
 
 
 @dataclass(frozen=True)
@@ -28,20 +28,15 @@ class LockedOrderView:
     order: Order
 
 
-async def _session_id(db: SessionDep, order_id: int) -> int:
-    session_id = await repo.session_id_of(db, order_id)
-    if session_id is None:
-        raise NotFound("Order not found")
-    return session_id
-
-
 async def _visible(order_id: int, db: SessionDep, principal: PrincipalDep) -> VisibleOrderView:
-    view = await sessions_deps.visible(db, principal, await _session_id(db, order_id))
+    session_id = await repo.session_id_of(db, order_id)
+    view = await sessions_deps.visible_owner(db, principal, session_id, MISSING)
     return VisibleOrderView(view, await repo.get(db, order_id))  # read after settling
 
 
 async def _locked(order_id: int, db: SessionDep, principal: PrincipalDep) -> LockedOrderView:
-    view = await sessions_deps.locked(db, principal, await _session_id(db, order_id))
+    session_id = await repo.session_id_of(db, order_id)
+    view = await sessions_deps.locked_owner(db, principal, session_id, MISSING)
     return LockedOrderView(view, await repo.get(db, order_id))
 
 

@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from servicekit.errors import NotFound
-
 from ..dependencies import PrincipalDep, SessionDep
 from ..sessions import dependencies as sessions_deps
 from . import repository as repo
 from .models import Position
+
+MISSING = "Position not found"
 
 
 @dataclass(frozen=True)
@@ -28,24 +28,17 @@ class LockedPositionView:
     position: Position
 
 
-async def _session_id(db: SessionDep, position_id: int) -> int:
-    session_id = await repo.session_id_of(db, position_id)
-    if session_id is None:
-        raise NotFound("Position not found")
-    return session_id
-
-
 async def _visible(
     position_id: int, db: SessionDep, principal: PrincipalDep
 ) -> VisiblePositionView:
-    session_id = await _session_id(db, position_id)
-    view = await sessions_deps.visible(db, principal, session_id)
+    session_id = await repo.session_id_of(db, position_id)
+    view = await sessions_deps.visible_owner(db, principal, session_id, MISSING)
     return VisiblePositionView(view, await repo.get(db, position_id))  # read after settling
 
 
 async def _locked(position_id: int, db: SessionDep, principal: PrincipalDep) -> LockedPositionView:
-    session_id = await _session_id(db, position_id)
-    view = await sessions_deps.locked(db, principal, session_id)
+    session_id = await repo.session_id_of(db, position_id)
+    view = await sessions_deps.locked_owner(db, principal, session_id, MISSING)
     return LockedPositionView(view, await repo.get(db, position_id))
 
 

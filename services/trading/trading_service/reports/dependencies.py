@@ -8,8 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from servicekit.errors import NotFound
-
 from ..dependencies import PrincipalDep, SessionDep
 from ..sessions import dependencies as sessions_deps
 from . import repository as repo
@@ -24,9 +22,7 @@ class VisibleReportView:
 
 async def _visible(report_id: int, db: SessionDep, principal: PrincipalDep) -> VisibleReportView:
     session_id = await repo.session_id_of(db, report_id)
-    if session_id is None:
-        raise NotFound("Report not found")
-    view = await sessions_deps.visible(db, principal, session_id)
+    view = await sessions_deps.visible_owner(db, principal, session_id, "Report not found")
     report = await repo.get(db, report_id)
     assert report is not None  # reports are never deleted but with their session
     return VisibleReportView(view, report)

@@ -158,6 +158,25 @@ async def locked(db: AsyncSession, principal: Principal, session_id: int) -> Loc
     return LockedSessionView(trading_session, now)
 
 
+async def visible_owner(
+    db: AsyncSession, principal: Principal, session_id: int | None, missing: str
+) -> SessionView:
+    """The settled session of a position, order or report (`session_id` None: it does not
+    exist, 404 `missing`): the child follows its session's access rule."""
+    if session_id is None:
+        raise NotFound(missing)
+    return await visible(db, principal, session_id)
+
+
+async def locked_owner(
+    db: AsyncSession, principal: Principal, session_id: int | None, missing: str
+) -> LockedSessionView:
+    """The locked session of a position or order, as `visible_owner`."""
+    if session_id is None:
+        raise NotFound(missing)
+    return await locked(db, principal, session_id)
+
+
 async def _visible_session(session_id: int, db: SessionDep, principal: PrincipalDep) -> SessionView:
     return await visible(db, principal, session_id)
 
