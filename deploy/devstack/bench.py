@@ -8,8 +8,11 @@ client takes as little of the 2 cores as possible; the client's own CPU use is m
 printed next to each figure, to show it is not the bottleneck.
 
 The replay rows (`bench_replay.py`) time single `seek` requests through the gateway against
-backtesting.py's `Backtest.run` on the same bars in this process. `--only replay` runs just
-those, for quick iterations; the full table comes from a run without it.
+backtesting.py's `Backtest.run` on the same bars in this process. The reports rows
+(`bench_reports.py`) time the statistics against backtesting.py's `compute_stats` in this
+process, and `generate-report` through the gateway on a year of M1 bars with 10,000 closed
+trades. `--only replay` or `--only reports` runs just those, for quick iterations; the full
+table comes from a run without it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 import httpx
 
 from .bench_replay import IMPORT_BARS, ReplayFigures, run_replay
+from .bench_reports import YEAR_BARS, ReportFigures, run_reports
 from .stack import HOST, REPO_ROOT, ManagedProcess, Ports, Stack, port_in_use
 
 RESULTS_DIR = REPO_ROOT / "bench-results"
@@ -350,9 +354,13 @@ def http_runs(
 
 
 def http_report(
-    results: list[LoadResult], figures: dict[str, Any], replay: ReplayFigures | None
+    results: list[LoadResult],
+    figures: dict[str, Any],
+    replay: ReplayFigures | None,
+    reports: ReportFigures | None,
 ) -> tuple[list[str], list[str]]:
-    """The wrk table and the ratios (with the replay rows' ratios); the runs with errors."""
+    """The wrk table and the ratios (with the replay and reports rows' ratios); the runs
+    with errors."""
     by = {r.name: r for r in results}
     raw_r = by["raw asyncpg GET /sessions/{id}"]
     direct = by["service GET /sessions/{id} (direct)"]
@@ -379,6 +387,7 @@ def http_report(
             f"p50 {candles.p50_ms:.1f} ms, p99 {candles.p99_ms:.1f} ms",
         ),
         *(replay.ratios() if replay else []),
+        *(reports.ratios() if reports else []),
     ]
     lines = [
         "| run | req/s | p50 ms | p99 ms | wrk CPU |",
@@ -399,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bars", type=int, default=1_000_000, help="M1 bars to import")
     parser.add_argument(
         "--only",
-        choices=["replay"],
+        choices=["replay", "reports"],
         help="run only these rows, for quick iterations (the full table needs a full run)",
     )
     parser.add_argument(
@@ -407,6 +416,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--replay-fill-runs", type=int, default=3, help="repetitions of replay row B, each side"
+    )
+    parser.add_argument(
+        "--reports-stats-runs",
+        type=int,
+        default=7,
+        help="repetitions of the reports statistics row, each side",
+    )
+    parser.add_argument(
+        "--reports-runs", type=int, default=7, help="generate-report calls of the reports row"
     )
     args = parser.parse_args(argv)
 
@@ -420,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: list[LoadResult] = []
     figures: dict[str, Any] = {}
+    replay: ReplayFigures | None = None
+    reports: ReportFigures | None = None
     try:
         print(f"starting the stack in {data_dir} ...", flush=True)
         stack.start()
@@ -428,16 +448,32 @@ def main(argv: list[str] | None = None) -> int:
             if full:
                 token = login(http, gw, admin_email, admin_password)
                 results, figures = http_runs(stack, http, token, wrk, args)
-            replay_csv, _, _ = m1_bars_csv(IMPORT_BARS, datetime(2023, 1, 2, tzinfo=UTC))
-            replay = run_replay(
-                http,
-                gw,
-                login(http, gw, admin_email, admin_password),
-                replay_csv,
-                runs=args.replay_runs,
-                fill_runs=args.replay_fill_runs,
-                log=lambda text: print(text, flush=True),
-            )
+            if args.only in (None, "replay"):
+                replay_csv, _, _ = m1_bars_csv(IMPORT_BARS, datetime(2023, 1, 2, tzinfo=UTC))
+                replay = run_replay(
+                    http,
+                    gw,
+                    login(http, gw, admin_email, admin_password),
+                    replay_csv,
+                    runs=args.replay_runs,
+                    fill_runs=args.replay_fill_runs,
+                    log=lambda text: print(text, flush=True),
+                )
+            if args.only in (None, "reports"):
+                print(f"reports: generating {YEAR_BARS:,} M1 bars (a year) ...", flush=True)
+                year_csv, _, _ = m1_bars_csv(YEAR_BARS, datetime(2023, 1, 2, tzinfo=UTC))
+                reports = run_reports(
+                    http,
+                    gw,
+                    login(http, gw, admin_email, admin_password),
+                    year_csv,
+                    stack.resolved_urls["trading"].replace(
+                        "postgresql+asyncpg://", "postgresql://"
+                    ),
+                    stats_runs=args.reports_stats_runs,
+                    runs=args.reports_runs,
+                    log=lambda text: print(text, flush=True),
+                )
     finally:
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -448,9 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"Benchmarks, {when}, {machine}{load}", ""]
     bad: list[str] = []
     if full:
-        http_lines, bad = http_report(results, figures, replay)
+        http_lines, bad = http_report(results, figures, replay, reports)
         lines += [*http_lines, ""]
-    lines += replay.table()
+    if replay is not None:
+        lines += replay.table()
+    if reports is not None:
+        lines += ["", *reports.table()] if replay is not None else reports.table()
     if bad:
         lines.append(f"\nWARNING: non-2xx or socket errors in: {', '.join(bad)}")
     report = "\n".join(lines)
@@ -465,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": machine,
                 "figures": figures,
                 "runs": [asdict(r) for r in results],
-                "replay": asdict(replay),
+                "replay": asdict(replay) if replay is not None else None,
+                "reports": reports.as_json() if reports is not None else None,
             },
             indent=2,
         )
