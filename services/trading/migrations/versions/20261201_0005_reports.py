@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("session_id", sa.Integer(), nullable=False),
         sa.Column("replay_ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("stats", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("trades", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("trades_csv", sa.LargeBinary(), nullable=False),
         sa.Column("equity_index", sa.LargeBinary(), nullable=False),
         sa.Column("equity_values", sa.LargeBinary(), nullable=False),
         sa.Column(

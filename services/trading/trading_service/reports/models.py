@@ -7,7 +7,6 @@ trading in the session never changes it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Identity, Index, Integer, LargeBinary, func
 from sqlalchemy.dialects.postgresql import JSONB
@@ -26,8 +25,9 @@ class Report(Base):
         Integer, ForeignKey("trading_sessions.id", ondelete="CASCADE")
     )
     replay_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    stats: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    trades: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    stats: Mapped[dict[str, object]] = mapped_column(JSONB)
+    # The trades as their CSV (zlib): written once, served as is.
+    trades_csv: Mapped[bytes] = mapped_column(LargeBinary)
     # The equity series: bar open times (int64 ns) and equity (float64), zlib-compressed.
     equity_index: Mapped[bytes] = mapped_column(LargeBinary)
     equity_values: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,77 +1,98 @@
-"""Reports SQL, and the reads a report is built from (session bars, ledger, positions)."""
+"""Reports SQL, and the reads a report is built from (session bars, ledger, positions): rows
+as plain tuples and arrays, not ORM objects (a report reads tens of thousands of them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..ledger.models import Transaction
-from ..positions.models import Position
+from ..timeframes import EPOCH_MONDAY, Timeframe
 from .models import Report
 
 
-async def close_scale(
-    db: AsyncSession, instrument_id: int, timeframe: str, first: datetime, last: datetime
+async def bar_closes(
+    db: AsyncSession,
+    instrument_id: int,
+    tf: Timeframe,
+    first: datetime,
+    last: datetime,
+    digits: int,
+) -> tuple[list[int], list[int], int] | None:
+    """The bars' open times (seconds since the epoch) and closes x 10^digits as exact
+    integers, in time order: two arrays in one row, which the driver decodes fast. None when
+    a close has more decimals than `digits` (the caller asks again with more)."""
+    row = (
+        await db.execute(
+            text(
+                "SELECT coalesce(array_agg(extract(epoch FROM ts)::bigint ORDER BY ts), '{}'),"
+                " coalesce(array_agg((close * :mult)::bigint ORDER BY ts), '{}'),"
+                " coalesce(bool_and(close * :mult = trunc(close * :mult)), true) "
+                "FROM candles WHERE instrument_id = :iid AND timeframe = :tf "
+                "AND ts >= :first AND ts <= :last"
+            ),
+            {
+                "iid": instrument_id,
+                "tf": tf.value,
+                "first": first,
+                "last": last,
+                "mult": Decimal(10) ** digits,
+            },
+        )
+    ).one()
+    if not row[2]:
+        return None
+    return list(row[0]), list(row[1]), digits
+
+
+async def close_decimals(
+    db: AsyncSession, instrument_id: int, tf: Timeframe, first: datetime, last: datetime
 ) -> int:
-    """The most decimals any close in the range has (so closes scale to exact integers)."""
+    """The most decimals any close in the range has."""
     value = (
         await db.execute(
             text(
                 "SELECT coalesce(max(scale(close)), 0) FROM candles WHERE instrument_id = :iid "
                 "AND timeframe = :tf AND ts >= :first AND ts <= :last"
             ),
-            {"iid": instrument_id, "tf": timeframe, "first": first, "last": last},
+            {"iid": instrument_id, "tf": tf.value, "first": first, "last": last},
         )
     ).scalar_one()
     return int(value)
 
 
-async def bar_closes(
-    db: AsyncSession,
-    instrument_id: int,
-    timeframe: str,
-    first: datetime,
-    last: datetime,
-    scale: int,
-) -> tuple[list[int], list[int]]:
-    """The bars' open times (µs since the epoch) and closes x 10^scale (exact integers), in
-    time order: two arrays in one row, which the driver decodes fast."""
-    row = (
-        await db.execute(
-            text(
-                "SELECT coalesce(array_agg((extract(epoch FROM ts) * 1000000)::bigint ORDER BY ts),"
-                " '{}'), coalesce(array_agg((close * :mult)::bigint ORDER BY ts),"
-                " '{}') FROM candles WHERE instrument_id = :iid AND timeframe = :tf "
-                "AND ts >= :first AND ts <= :last"
-            ),
-            {
-                "iid": instrument_id,
-                "tf": timeframe,
-                "first": first,
-                "last": last,
-                "mult": Decimal(10) ** scale,
-            },
-        )
-    ).one()
-    return list(row[0]), list(row[1])
-
-
-async def ledger_rows(db: AsyncSession, session_id: int) -> Sequence[tuple[datetime, Decimal]]:
-    stmt = (
-        select(Transaction.replay_ts, Transaction.amount)
-        .where(Transaction.session_id == session_id)
-        .order_by(Transaction.id)
+async def ledger_by_bar(
+    db: AsyncSession, session_id: int, tf: Timeframe
+) -> Sequence[tuple[int, Decimal]]:
+    """The ledger summed per session bar (the bar's open time in seconds), exactly: fills are
+    booked on the bar that holds them."""
+    rows = await db.execute(
+        text(
+            "SELECT extract(epoch FROM date_bin(make_interval(secs => :secs), replay_ts, "
+            ":origin))::bigint AS bar, sum(amount) FROM transactions "
+            "WHERE session_id = :sid GROUP BY 1 ORDER BY 1"
+        ),
+        {"sid": session_id, "secs": tf.seconds, "origin": EPOCH_MONDAY},
     )
-    return [(r[0], r[1]) for r in (await db.execute(stmt)).all()]
+    return [(int(r[0]), r[1]) for r in rows]
 
 
-async def positions(db: AsyncSession, session_id: int) -> Sequence[Position]:
-    stmt = select(Position).where(Position.session_id == session_id).order_by(Position.id)
-    return list((await db.execute(stmt)).scalars())
+_POSITIONS = text(
+    "SELECT id, side, status, volume, open_price, close_price, close_reason, commission, "
+    "profit, ambiguous, parent_id, extract(epoch FROM open_ts)::float8, "
+    "extract(epoch FROM close_ts)::float8 FROM positions WHERE session_id = :sid ORDER BY id"
+)
+
+
+async def position_rows(db: AsyncSession, session_id: int) -> Sequence[Any]:
+    """Every position record of the session (open and closed), oldest first, as tuples in
+    the columns' order (times as epoch seconds)."""
+    rows = await db.execute(_POSITIONS, {"sid": session_id})
+    return list(rows)
 
 
 async def add(db: AsyncSession, report: Report) -> Report:

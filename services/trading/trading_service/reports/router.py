@@ -73,7 +73,7 @@ async def report_trades_csv(found: VisibleReport) -> Response:
     """The report's trades as CSV (RFC 4180, UTF-8), one row per closed position."""
     name = f"session-{found.report.session_id}-report-{found.report.id}-trades.csv"
     return Response(
-        service.trades_csv(found.report).encode(),
+        service.trades_csv(found.report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.errors import BadRequest
 
 from ..instruments.models import Instrument
-from ..positions.models import Position, PositionStatus, Side
+from ..positions.models import PositionStatus, Side
 from ..replay import bars as replay_bars
 from ..replay import engine
 from ..sessions.dependencies import LockedSessionView, SessionView
 from ..sessions.models import SessionStatus
 from ..sessions.schemas import iso_z
-from ..timeframes import Timeframe
+from ..timeframes import EPOCH_MONDAY, Timeframe
 from . import repository as repo
 from . import stats as stats_module
 from . import svg
@@ -39,12 +39,13 @@ from .models import Report
 from .schemas import ReportList, ReportOut
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
+_ORIGIN_S = int((EPOCH_MONDAY - EPOCH).total_seconds())
+_INT64_SAFE = 2**62
 _EXACT_FLOAT = 2**53
 
-
-def _us(ts: datetime) -> int:
-    return (ts - EPOCH) // _US
+# Columns of repository.position_rows.
+ID, SIDE, STATUS, VOLUME, OPEN_PRICE, CLOSE_PRICE, REASON, COMMISSION, PROFIT = range(9)
+AMBIGUOUS, PARENT, OPEN_S, CLOSE_S = 9, 10, 11, 12
 
 
 def _decimals(value: Decimal) -> int:
@@ -58,122 +59,199 @@ def _scaled(value: Decimal, decimals: int) -> int:
     return int(scaled)
 
 
+def _num(value: Decimal) -> str:
+    """A plain decimal numeral (no exponent, no trailing zeros)."""
+    return format(value.normalize(), "f")
+
+
 @dataclass(frozen=True)
 class Series:
     index_ns: np.ndarray  # int64, bar open times
     equity: np.ndarray  # float64
 
 
+def bars_of(bar_s: np.ndarray, seconds: np.ndarray, timeframe: Timeframe) -> np.ndarray:
+    """The index of the session bar that holds each instant (epoch seconds), vectorised."""
+    tf = timeframe.seconds
+    floors = _ORIGIN_S + (np.floor(seconds).astype(np.int64) - _ORIGIN_S) // tf * tf
+    return np.minimum(np.searchsorted(bar_s, floors, side="left"), len(bar_s) - 1)
+
+
+def _accumulate(n: int, at: list[int], values: list[int]) -> np.ndarray:
+    """Running sums of `values` added at bar indexes `at`: int64 when no partial sum can
+    overflow it, else exact Python integers."""
+    bound = sum(abs(v) for v in values)
+    deltas = np.zeros(n + 1, dtype=np.int64 if bound < _INT64_SAFE else object)
+    if values:
+        np.add.at(deltas, np.asarray(at, dtype=np.int64), np.asarray(values, dtype=deltas.dtype))
+    return np.cumsum(deltas[:n])
+
+
 def equity_series(
-    times_us: list[int],
-    closes: list[int],
+    bar_s: np.ndarray,
+    closes: np.ndarray,
     close_decimals: int,
-    ledger: list[tuple[datetime, Decimal]],
-    positions: list[Position],
+    ledger: list[tuple[int, Decimal]],
+    positions: list[Any],
     *,
     timeframe: Timeframe,
     contract_size: Decimal,
     spread: Decimal,
 ) -> Series:
-    """The exact equity series (see the module's docstring)."""
-    bt = np.asarray(times_us, dtype=np.int64)
-    n = len(bt)
+    """The exact equity series (see the module's docstring): per bar, balance + N x close +
+    K, with N (net units) and K (the open positions' constant part) step functions of the
+    fills, all in integers at one decimal scale, turned into floats once."""
+    n = len(bar_s)
+    ledger_at = np.searchsorted(bar_s, np.array([b for b, _ in ledger], dtype=np.int64))
+    balance = _accumulate(n, ledger_at.tolist(), [_scaled(a, 2) for _, a in ledger])
 
-    def bar_of(ts: datetime) -> int:
-        i = int(np.searchsorted(bt, _us(timeframe.floor(ts)), side="left"))
-        return min(i, n - 1)
-
-    cents = np.zeros(n, dtype=object)
-    for replay_ts, amount in ledger:
-        cents[bar_of(replay_ts)] += _scaled(amount, 2)
-    balance = np.cumsum(cents) if n else cents
-
-    units = [p.volume * contract_size for p in positions]
+    units = [p[VOLUME] * contract_size for p in positions]
     u = max([_decimals(x) for x in units], default=0)
-    prices = max([close_decimals, _decimals(spread), *(_decimals(p.open_price) for p in positions)])
-    total = max(u + prices, 2)
-    n_delta = np.zeros(n + 1, dtype=object)
-    k_delta = np.zeros(n + 1, dtype=object)
-    for position, unit in zip(positions, units, strict=True):
-        sign = 1 if position.side == Side.BUY else -1
-        shift = spread if position.side == Side.SELL else Decimal(0)
-        signed_units = _scaled(unit, u) * sign
-        k = signed_units * _scaled(shift - position.open_price, prices)
-        entry = bar_of(position.open_ts)
-        exit_ = bar_of(position.close_ts) if position.close_ts is not None else n
-        n_delta[entry] += signed_units
-        n_delta[exit_] -= signed_units
-        k_delta[entry] += k
-        k_delta[exit_] -= k
-    net_units = np.cumsum(n_delta[:n]) if n else n_delta[:0]
-    k_sum = np.cumsum(k_delta[:n]) if n else k_delta[:0]
-    close_scaled = np.asarray(closes, dtype=object) * 10 ** (prices - close_decimals)
-    exact = balance * 10 ** (total - 2) + (net_units * close_scaled + k_sum) * 10 ** (
-        total - u - prices
+    prices = max(
+        [close_decimals, _decimals(spread), *(_decimals(p[OPEN_PRICE]) for p in positions)]
     )
+    total = max(u + prices, 2)
+    open_at = bars_of(bar_s, np.array([p[OPEN_S] for p in positions], dtype=np.float64), timeframe)
+    close_s = np.array(
+        [p[CLOSE_S] if p[CLOSE_S] is not None else np.nan for p in positions], dtype=np.float64
+    )
+    closed = ~np.isnan(close_s)
+    close_at = np.full(len(positions), n, dtype=np.int64)
+    if closed.any():
+        close_at[closed] = bars_of(bar_s, close_s[closed], timeframe)
+    at: list[int] = []
+    n_values: list[int] = []
+    k_values: list[int] = []
+    for i, (p, unit) in enumerate(zip(positions, units, strict=True)):
+        sign = 1 if p[SIDE] == Side.BUY else -1
+        shift = spread if p[SIDE] == Side.SELL else Decimal(0)
+        signed = _scaled(unit, u) * sign
+        k = signed * _scaled(shift - p[OPEN_PRICE], prices)
+        at += [int(open_at[i]), int(close_at[i])]
+        n_values += [signed, -signed]
+        k_values += [k, -k]
+    net_units = _accumulate(n, at, n_values)
+    k_sum = _accumulate(n, at, k_values)
+    scale_close = 10 ** (prices - close_decimals)
+    scale_pos = 10 ** (total - u - prices)
+    scale_bal = 10 ** (total - 2)
+    bound = (
+        (max(abs(int(net_units.max(initial=0))), abs(int(net_units.min(initial=0)))))
+        * int(np.abs(closes).max(initial=0))
+        * scale_close
+        + max(abs(int(k_sum.max(initial=0))), abs(int(k_sum.min(initial=0))))
+    ) * scale_pos + max(abs(int(balance.max(initial=0))), abs(int(balance.min(initial=0)))) * (
+        scale_bal
+    )
+    if bound < _INT64_SAFE:
+        exact = (
+            balance.astype(np.int64) * scale_bal
+            + (
+                net_units.astype(np.int64) * (closes.astype(np.int64) * scale_close)
+                + k_sum.astype(np.int64)
+            )
+            * scale_pos
+        )
+    else:
+        exact = (
+            balance.astype(object) * scale_bal
+            + (
+                net_units.astype(object) * (closes.astype(object) * scale_close)
+                + k_sum.astype(object)
+            )
+            * scale_pos
+        )
     divisor = 10**total
-    if n and max(abs(int(exact.max())), abs(int(exact.min()))) < _EXACT_FLOAT and total <= 22:
-        equity = np.asarray(exact, dtype=np.float64) / float(divisor)  # one rounding
+    if bound < _EXACT_FLOAT and total <= 22:
+        equity = exact.astype(np.float64) / float(divisor)  # exact integer, one rounding
     else:
         equity = np.array([int(v) / divisor for v in exact], dtype=np.float64)
-    return Series(index_ns=bt * 1000, equity=equity)
+    return Series(index_ns=bar_s.astype(np.int64) * 1_000_000_000, equity=equity)
 
 
-def trade_rows(
-    positions: list[Position], index_ns: np.ndarray, timeframe: Timeframe, contract_size: Decimal
-) -> tuple[stats_module.Trades, list[dict[str, Any]]]:
-    """The closed positions as backtesting.py's trades (by exit, then id), and as rows."""
+CSV_COLUMNS = (
+    "id",
+    "side",
+    "volume",
+    "open_ts",
+    "open_price",
+    "close_ts",
+    "close_price",
+    "close_reason",
+    "commission",
+    "profit",
+    "net_profit",
+    "return_pct",
+    "duration_s",
+    "ambiguous",
+)
+
+
+def _iso(seconds: float) -> str:
+    return iso_z(EPOCH + timedelta(seconds=seconds))
+
+
+def trades_of(
+    positions: list[Any], series: Series, timeframe: Timeframe, contract_size: Decimal
+) -> tuple[stats_module.Trades, bytes]:
+    """The closed positions as backtesting.py's trades (by exit, then id), and their CSV
+    (RFC 4180: CRLF line ends, quoting where needed)."""
     closed = sorted(
-        (p for p in positions if p.status == PositionStatus.CLOSED),
-        key=lambda p: (p.close_ts, p.id),
+        (p for p in positions if p[STATUS] == PositionStatus.CLOSED),
+        key=lambda p: (p[CLOSE_S], p[ID]),
     )
-    bt_us = index_ns // 1000
-    n = len(bt_us)
-
-    def bar_of(ts: datetime) -> int:
-        return min(int(np.searchsorted(bt_us, _us(timeframe.floor(ts)), side="left")), n - 1)
-
-    entry = np.array([bar_of(p.open_ts) for p in closed], dtype=np.int64)
-    exit_ = np.array([bar_of(p.close_ts) for p in closed], dtype=np.int64)  # type: ignore[arg-type]
-    size = np.array(
-        [float(p.volume * contract_size * (1 if p.side == Side.BUY else -1)) for p in closed],
+    bar_s = series.index_ns // 1_000_000_000
+    entry = bars_of(bar_s, np.array([p[OPEN_S] for p in closed], dtype=np.float64), timeframe)
+    exit_ = bars_of(bar_s, np.array([p[CLOSE_S] for p in closed], dtype=np.float64), timeframe)
+    floats = np.array(
+        [
+            (
+                float(p[VOLUME] * contract_size) * (1 if p[SIDE] == Side.BUY else -1),
+                float(p[OPEN_PRICE]),
+                float(p[CLOSE_PRICE]),
+                float(p[PROFIT] - p[COMMISSION]),
+                float(p[COMMISSION]),
+            )
+            for p in closed
+        ],
         dtype=np.float64,
-    )
+    ).reshape(-1, 5)
     trades = stats_module.Trades(
-        size=size,
-        entry_bar=entry,
-        exit_bar=exit_,
-        entry_price=np.array([float(p.open_price) for p in closed], dtype=np.float64),
-        exit_price=np.array([float(p.close_price) for p in closed], dtype=np.float64),  # type: ignore[arg-type]
-        pnl=np.array([float(p.profit - p.commission) for p in closed], dtype=np.float64),  # type: ignore[operator]
-        commission=np.array([float(p.commission) for p in closed], dtype=np.float64),
-        entry_time=index_ns[entry] if len(closed) else np.array([], dtype=np.int64),
-        exit_time=index_ns[exit_] if len(closed) else np.array([], dtype=np.int64),
+        size=floats[:, 0],
+        entry_bar=entry.astype(np.int64),
+        exit_bar=exit_.astype(np.int64),
+        entry_price=floats[:, 1],
+        exit_price=floats[:, 2],
+        pnl=floats[:, 3],
+        commission=floats[:, 4],
+        entry_time=series.index_ns[entry],
+        exit_time=series.index_ns[exit_],
     )
     returns = trades.return_pct * 100
-    rows = [
-        {
-            "id": p.id,
-            "side": p.side,
-            "volume": float(p.volume),
-            "open_ts": iso_z(p.open_ts),
-            "open_price": float(p.open_price),
-            "close_ts": iso_z(p.close_ts),  # type: ignore[arg-type]
-            "close_price": float(p.close_price),  # type: ignore[arg-type]
-            "close_reason": p.close_reason,
-            "commission": float(p.commission),
-            "profit": float(p.profit),  # type: ignore[arg-type]
-            "net_profit": float(p.profit - p.commission),  # type: ignore[operator]
-            "return_pct": float(returns[i]),
-            "duration_s": int((trades.exit_time[i] - trades.entry_time[i]) // stats_module.NS),
-            "ambiguous": p.ambiguous,
-            "parent_id": p.parent_id,
-            "entry_bar": int(entry[i]),
-            "exit_bar": int(exit_[i]),
-        }
+    durations = (trades.exit_time - trades.entry_time) // stats_module.NS
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(
+        (
+            p[ID],
+            p[SIDE],
+            _num(p[VOLUME]),
+            _iso(p[OPEN_S]),
+            _num(p[OPEN_PRICE]),
+            _iso(p[CLOSE_S]),
+            _num(p[CLOSE_PRICE]),
+            p[REASON],
+            _num(p[COMMISSION]),
+            _num(p[PROFIT]),
+            _num(p[PROFIT] - p[COMMISSION]),
+            repr(float(returns[i])),
+            int(durations[i]),
+            "true" if p[AMBIGUOUS] else "false",
+        )
         for i, p in enumerate(closed)
-    ]
-    return trades, rows
+    )
+    return trades, zlib.compress(buffer.getvalue().encode(), 6)
 
 
 def _stats_json(values: dict[str, Any]) -> dict[str, Any]:
@@ -194,23 +272,24 @@ async def generate(db: AsyncSession, view: LockedSessionView) -> ReportOut:
     first = await replay_bars.first_bar(db, trading_session)
     first = first if first is not None and first <= current else current
     tf = Timeframe(trading_session.timeframe)
-    args = (instrument.id, tf.value, first, current)
-    decimals = await repo.close_scale(db, *args)
-    times_us, closes = await repo.bar_closes(db, *args, decimals)
-    ledger = list(await repo.ledger_rows(db, trading_session.id))
-    positions = list(await repo.positions(db, trading_session.id))
-    costs = engine.costs_of(trading_session, instrument)
+    span = (instrument.id, tf, first, current)
+    found = await repo.bar_closes(db, *span, instrument.digits)
+    if found is None:  # closes with more decimals than the instrument's digits
+        found = await repo.bar_closes(db, *span, await repo.close_decimals(db, *span))
+    assert found is not None
+    times_s, closes, decimals = found
+    positions = list(await repo.position_rows(db, trading_session.id))
     series = equity_series(
-        times_us,
-        closes,
+        np.asarray(times_s, dtype=np.int64),
+        np.asarray(closes, dtype=np.int64),
         decimals,
-        ledger,
+        list(await repo.ledger_by_bar(db, trading_session.id, tf)),
         positions,
         timeframe=tf,
         contract_size=instrument.contract_size,
-        spread=costs.spread,
+        spread=engine.costs_of(trading_session, instrument).spread,
     )
-    trades, rows = trade_rows(positions, series.index_ns, tf, instrument.contract_size)
+    trades, csv_bytes = trades_of(positions, series, tf, instrument.contract_size)
     computed = stats_module.compute(
         series.index_ns, series.equity, trades, commissions=float(trades.commission.sum())
     )
@@ -220,7 +299,7 @@ async def generate(db: AsyncSession, view: LockedSessionView) -> ReportOut:
             session_id=trading_session.id,
             replay_ts=current,
             stats=_stats_json(computed),
-            trades=rows,
+            trades_csv=csv_bytes,
             equity_index=zlib.compress(series.index_ns.tobytes(), 1),
             equity_values=zlib.compress(series.equity.tobytes(), 1),
         ),
@@ -245,34 +324,8 @@ async def list_reports(db: AsyncSession, view: SessionView, *, page: int, limit:
     return ReportList(reports=[out(r) for r in rows], total=total, page=page, limit=limit)
 
 
-CSV_COLUMNS = (
-    "id",
-    "side",
-    "volume",
-    "open_ts",
-    "open_price",
-    "close_ts",
-    "close_price",
-    "close_reason",
-    "commission",
-    "profit",
-    "net_profit",
-    "return_pct",
-    "duration_s",
-    "ambiguous",
-)
-
-
-def trades_csv(report: Report) -> str:
-    """One row per trade, RFC 4180 (CRLF line ends, quoting where needed)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in report.trades:
-        writer.writerow(
-            [str(row[c]).lower() if isinstance(row[c], bool) else row[c] for c in CSV_COLUMNS]
-        )
-    return buffer.getvalue()
+def trades_csv(report: Report) -> bytes:
+    return zlib.decompress(report.trades_csv)
 
 
 def equity_svg(report: Report) -> str:
