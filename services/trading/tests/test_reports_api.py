@@ -499,3 +499,22 @@ async def test_report_access_and_state_rules(kit: Any, client: httpx.AsyncClient
     first = await client.post(f"/sessions/{draft}/generate-report", headers=h)
     again = await client.post(f"/sessions/{draft}/generate-report", headers=h)
     assert first.json() == again.json()
+
+
+async def test_closes_finer_than_the_instruments_digits_stay_exact(
+    kit: Any, client: httpx.AsyncClient
+) -> None:
+    """Bars stored with 6 decimals on a 5-digit instrument: the equity series still uses the
+    exact closes (the report asks for them at their own scale)."""
+    rows = walk(31, 300)
+    for i, r in enumerate(rows):
+        bump = D("0.000003") * (i % 3)
+        r.update(o=r["o"] + bump, h=r["h"] + bump + D("0.000003"), l=r["l"] + bump, c=r["c"] + bump)
+    t = Trader(kit, client)
+    await t.session(rows)
+    await t.ok("POST", f"/sessions/{t.sid}/positions", {"side": "BUY", "volume": 1})
+    await t.ok("POST", f"/sessions/{t.sid}/step", {"bars": 100})
+    report = await generate(t)
+    assert_agrees(report["stats"], reference(*await rebuild(t, report["replay_ts"])))
+    account = await t.ok("GET", f"/sessions/{t.sid}/account")
+    assert report["stats"]["equity_final"] == pytest.approx(account["equity"], abs=0.005)

@@ -28,7 +28,8 @@ class Report(Base):
     stats: Mapped[dict[str, object]] = mapped_column(JSONB)
     # The trades as their CSV (zlib): written once, served as is.
     trades_csv: Mapped[bytes] = mapped_column(LargeBinary)
-    # The equity series: bar open times (int64 ns) and equity (float64), zlib-compressed.
+    # The equity series, zlib-compressed: bar open times (int64 ns, delta-encoded) and
+    # equity (float64).
     equity_index: Mapped[bytes] = mapped_column(LargeBinary)
     equity_values: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

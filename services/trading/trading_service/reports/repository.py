@@ -22,18 +22,18 @@ async def bar_closes(
     first: datetime,
     last: datetime,
     digits: int,
-) -> tuple[list[int], list[int], int] | None:
-    """The bars' open times (seconds since the epoch) and closes x 10^digits as exact
-    integers, in time order: two arrays in one row, which the driver decodes fast. None when
-    a close has more decimals than `digits` (the caller asks again with more)."""
+) -> tuple[list[int], list[int], int]:
+    """The bars' open times (epoch seconds) and closes x 10^digits, in time order (two arrays
+    in one row, which the driver decodes fast), and the most decimals a close has: when that
+    is more than `digits`, the closes were rounded and the caller asks again with it."""
     row = (
         await db.execute(
             text(
-                "SELECT coalesce(array_agg(extract(epoch FROM ts)::bigint ORDER BY ts), '{}'),"
-                " coalesce(array_agg((close * :mult)::bigint ORDER BY ts), '{}'),"
-                " coalesce(bool_and(close * :mult = trunc(close * :mult)), true) "
-                "FROM candles WHERE instrument_id = :iid AND timeframe = :tf "
-                "AND ts >= :first AND ts <= :last"
+                "SELECT coalesce(array_agg(date_part('epoch', ts)::bigint), '{}'),"
+                " coalesce(array_agg((close * :mult)::bigint), '{}'),"
+                " coalesce(max(scale(close)), 0) FROM (SELECT ts, close FROM candles "
+                "WHERE instrument_id = :iid AND timeframe = :tf AND ts >= :first AND ts <= :last "
+                "ORDER BY ts) bars"
             ),
             {
                 "iid": instrument_id,
@@ -44,25 +44,7 @@ async def bar_closes(
             },
         )
     ).one()
-    if not row[2]:
-        return None
-    return list(row[0]), list(row[1]), digits
-
-
-async def close_decimals(
-    db: AsyncSession, instrument_id: int, tf: Timeframe, first: datetime, last: datetime
-) -> int:
-    """The most decimals any close in the range has."""
-    value = (
-        await db.execute(
-            text(
-                "SELECT coalesce(max(scale(close)), 0) FROM candles WHERE instrument_id = :iid "
-                "AND timeframe = :tf AND ts >= :first AND ts <= :last"
-            ),
-            {"iid": instrument_id, "tf": tf.value, "first": first, "last": last},
-        )
-    ).scalar_one()
-    return int(value)
+    return list(row[0]), list(row[1]), int(row[2])
 
 
 async def ledger_by_bar(

@@ -59,11 +59,6 @@ def _scaled(value: Decimal, decimals: int) -> int:
     return int(scaled)
 
 
-def _num(value: Decimal) -> str:
-    """A plain decimal numeral (no exponent, no trailing zeros)."""
-    return format(value.normalize(), "f")
-
-
 @dataclass(frozen=True)
 class Series:
     index_ns: np.ndarray  # int64, bar open times
@@ -187,8 +182,12 @@ CSV_COLUMNS = (
 )
 
 
-def _iso(seconds: float) -> str:
-    return iso_z(EPOCH + timedelta(seconds=seconds))
+def _iso_all(seconds: list[float]) -> list[str]:
+    """ISO 8601 `Z` strings of epoch seconds, vectorised (microseconds only when present)."""
+    us = np.round(np.asarray(seconds, dtype=np.float64) * 1_000_000).astype(np.int64)
+    whole = bool(np.all(us % 1_000_000 == 0))
+    stamps = (us // 1_000_000).astype("datetime64[s]") if whole else us.astype("datetime64[us]")
+    return [f"{x}Z" for x in np.datetime_as_string(stamps)]
 
 
 def trades_of(
@@ -227,26 +226,29 @@ def trades_of(
         entry_time=series.index_ns[entry],
         exit_time=series.index_ns[exit_],
     )
-    returns = trades.return_pct * 100
-    durations = (trades.exit_time - trades.entry_time) // stats_module.NS
+    returns = (trades.return_pct * 100).tolist()
+    durations = ((trades.exit_time - trades.entry_time) // stats_module.NS).tolist()
+    opened = _iso_all([p[OPEN_S] for p in closed])
+    closed_at = _iso_all([p[CLOSE_S] for p in closed])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    # Decimals from NUMERIC columns print as plain numerals (no exponent).
     writer.writerows(
         (
             p[ID],
             p[SIDE],
-            _num(p[VOLUME]),
-            _iso(p[OPEN_S]),
-            _num(p[OPEN_PRICE]),
-            _iso(p[CLOSE_S]),
-            _num(p[CLOSE_PRICE]),
+            p[VOLUME],
+            opened[i],
+            p[OPEN_PRICE],
+            closed_at[i],
+            p[CLOSE_PRICE],
             p[REASON],
-            _num(p[COMMISSION]),
-            _num(p[PROFIT]),
-            _num(p[PROFIT] - p[COMMISSION]),
-            repr(float(returns[i])),
-            int(durations[i]),
+            p[COMMISSION],
+            p[PROFIT],
+            p[PROFIT] - p[COMMISSION],
+            repr(returns[i]),
+            durations[i],
             "true" if p[AMBIGUOUS] else "false",
         )
         for i, p in enumerate(closed)
@@ -273,15 +275,19 @@ async def generate(db: AsyncSession, view: LockedSessionView) -> ReportOut:
     first = first if first is not None and first <= current else current
     tf = Timeframe(trading_session.timeframe)
     span = (instrument.id, tf, first, current)
-    found = await repo.bar_closes(db, *span, instrument.digits)
-    if found is None:  # closes with more decimals than the instrument's digits
-        found = await repo.bar_closes(db, *span, await repo.close_decimals(db, *span))
-    assert found is not None
-    times_s, closes, decimals = found
+    decimals = instrument.digits
+    times_s, closes, most = await repo.bar_closes(db, *span, decimals)
+    if most > decimals:  # closes with more decimals than the instrument's digits
+        decimals = most
+        times_s, closes, _ = await repo.bar_closes(db, *span, decimals)
+    bar_s, close_ints = np.asarray(times_s, dtype=np.int64), np.asarray(closes, dtype=np.int64)
+    if len(bar_s) > 1 and not bool(np.all(np.diff(bar_s) > 0)):  # the subquery's order kept?
+        order = np.argsort(bar_s, kind="stable")
+        bar_s, close_ints = bar_s[order], close_ints[order]
     positions = list(await repo.position_rows(db, trading_session.id))
     series = equity_series(
-        np.asarray(times_s, dtype=np.int64),
-        np.asarray(closes, dtype=np.int64),
+        bar_s,
+        close_ints,
         decimals,
         list(await repo.ledger_by_bar(db, trading_session.id, tf)),
         positions,
@@ -300,7 +306,7 @@ async def generate(db: AsyncSession, view: LockedSessionView) -> ReportOut:
             replay_ts=current,
             stats=_stats_json(computed),
             trades_csv=csv_bytes,
-            equity_index=zlib.compress(series.index_ns.tobytes(), 1),
+            equity_index=zlib.compress(np.diff(series.index_ns, prepend=0).tobytes(), 1),
             equity_values=zlib.compress(series.equity.tobytes(), 1),
         ),
     )
@@ -329,6 +335,6 @@ def trades_csv(report: Report) -> bytes:
 
 
 def equity_svg(report: Report) -> str:
-    index = np.frombuffer(zlib.decompress(report.equity_index), dtype=np.int64)
+    index = np.cumsum(np.frombuffer(zlib.decompress(report.equity_index), dtype=np.int64))
     equity = np.frombuffer(zlib.decompress(report.equity_values), dtype=np.float64)
     return svg.render(index, equity, report.stats, session_id=report.session_id)
