@@ -748,3 +748,39 @@ async def test_a_reimport_of_unrevealed_bars_is_what_the_engine_trades_on(
         1.102,
         ts(3),
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "raw"),
+    [
+        ("positions", b'{"side": "BUY", "volume": NaN}'),
+        ("positions", b'{"side": "BUY", "volume": Infinity}'),
+        ("positions", b'{"side": "BUY", "volume": 1e308}'),
+        ("positions", b'{"side": "BUY", "volume": 1e-30}'),
+        ("positions", b'{"side": "BUY", "risk_pct": 1e-30, "stop_loss": 1.09}'),
+        ("positions", b'{"side": "BUY", "volume": 1, "stop_loss": -1}'),
+        ("positions", b'{"side": "BUY", "volume": 1, "take_profit": 1e400}'),
+        ("positions", b'{"side": "BUY\\u0000", "volume": 1}'),
+        ("positions", b'{"side": "BUY", "volume": true}'),
+        ("positions", b"[]"),
+        ("positions", b'{"side": "BUY", "volume": 1'),
+        ("orders", b'{"type": "LIMIT", "side": "BUY", "volume": 1, "price": NaN}'),
+        ("orders", b'{"type": "LIMIT", "side": "BUY", "volume": 1, "price": 0}'),
+        ("orders", b'{"type": "LIMIT", "side": "BUY", "volume": 1, "price": 1e9}'),
+        ("orders", b'{"type": "LIMIT", "side": "BUY", "volume": 1, "price": "1.1"}'),
+    ],
+)
+async def test_hostile_bodies_are_a_clean_4xx_and_change_nothing(
+    desk: Desk, client: httpx.AsyncClient, url: str, raw: bytes
+) -> None:
+    await desk.open([OPENER, FLAT])
+    resp = await client.post(
+        f"/sessions/{desk.sid}/{url}",
+        content=raw,
+        headers={**desk.h, "Content-Type": "application/json"},
+    )
+    assert resp.status_code in (400, 422), resp.text
+    assert "detail" in resp.json()
+    assert (await desk.call("GET", f"/sessions/{desk.sid}/positions"))["total"] == 0
+    assert (await desk.call("GET", f"/sessions/{desk.sid}/orders"))["total"] == 0
+    assert [r[0] for r in await desk.ledger()] == ["DEPOSIT"]
