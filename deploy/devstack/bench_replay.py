@@ -390,6 +390,48 @@ def _list(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
 
 
+def instrument_with_bars(
+    http: httpx.Client, gw: str, admin_token: str, symbol: str, description: str, bars_csv: str
+) -> tuple[dict[str, Any], float]:
+    """A new M1 instrument (5 digits, 100,000 units a lot, 0.01 steps) with the CSV's bars
+    imported through the gateway; returns it and the import's seconds."""
+    admin = Api(http, gw, admin_token)
+    inst: dict[str, Any] = admin.call(
+        "POST",
+        "/instruments",
+        201,
+        json={
+            "symbol": symbol,
+            "description": description,
+            "digits": DIGITS,
+            "contract_size": CONTRACT_SIZE,
+            "min_volume": VOLUME,
+            "volume_step": VOLUME,
+            "max_volume": 100,
+            "base_timeframe": "M1",
+        },
+    )
+    t0 = time.perf_counter()
+    r = http.post(
+        f"{gw}/instruments/{inst['id']}/candles",
+        headers={**admin.headers, "Content-Type": "text/csv"},
+        content=bars_csv.encode(),
+    )
+    r.raise_for_status()
+    return inst, time.perf_counter() - t0
+
+
+def new_trader(http: httpx.Client, gw: str, email: str, password: str) -> Api:
+    """A trader registered and logged in through the gateway (bearer token)."""
+    http.post(
+        f"{gw}/auth/register",
+        json={"email": email, "password": password, "name": "Bench Trader", "roles": ["trader"]},
+    ).raise_for_status()
+    login = http.post(f"{gw}/auth/login", json={"email": email, "password": password})
+    login.raise_for_status()
+    return Api(http, gw, login.json()["access_token"])
+
+
 def run_replay(
     http: httpx.Client,
     gw: str,
@@ -405,40 +447,11 @@ def run_replay(
     bars = Bars.from_csv(bars_csv)
     if len(bars.ts) <= SEEK_BARS:
         raise ValueError(f"need more than {SEEK_BARS:,} bars, got {len(bars.ts):,}")
-    admin = Api(http, gw, admin_token)
-    inst = admin.call(
-        "POST",
-        "/instruments",
-        201,
-        json={
-            "symbol": "BENCHREPLAY",
-            "description": "replay benchmark bars",
-            "digits": DIGITS,
-            "contract_size": CONTRACT_SIZE,
-            "min_volume": VOLUME,
-            "volume_step": VOLUME,
-            "max_volume": 100,
-            "base_timeframe": "M1",
-        },
-    )
     log(f"replay: importing {len(bars.ts):,} M1 bars ...")
-    t0 = time.perf_counter()
-    r = http.post(
-        f"{gw}/instruments/{inst['id']}/candles",
-        headers={**admin.headers, "Content-Type": "text/csv"},
-        content=bars_csv.encode(),
+    inst, figures.import_seconds = instrument_with_bars(
+        http, gw, admin_token, "BENCHREPLAY", "replay benchmark bars", bars_csv
     )
-    r.raise_for_status()
-    figures.import_seconds = time.perf_counter() - t0
-
-    email, password = "bench-trader@example.com", "bench-trader-password-1"
-    http.post(
-        f"{gw}/auth/register",
-        json={"email": email, "password": password, "name": "Bench Trader", "roles": ["trader"]},
-    ).raise_for_status()
-    login = http.post(f"{gw}/auth/login", json={"email": email, "password": password})
-    login.raise_for_status()
-    trader = Api(http, gw, login.json()["access_token"])
+    trader = new_trader(http, gw, "bench-trader@example.com", "bench-trader-password-1")
 
     seek_bars = bars.head(SEEK_BARS + 1)  # the start bar and the 100,000 the seek reveals
     start_close = bars.close[0]

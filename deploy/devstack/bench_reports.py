@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from .bench_replay import Api, Bars, iso
+from .bench_replay import Bars, instrument_with_bars, iso, new_trader
 
 # --- row 1: the statistics, in-process ---
 
@@ -98,7 +98,7 @@ class StatsCase:
 
 
 def stats_case(seed: int = STATS_SEED) -> StatsCase:
-    from trading_service.reports import stats
+    import trading_service.reports.stats as stats
 
     rng = np.random.default_rng(seed)
     n = STATS_BARS
@@ -175,7 +175,7 @@ def time_stats(runs: int) -> tuple[list[float], list[float], dict[str, list[floa
     figures (ours, backtesting.py's); raises when they disagree."""
     from backtesting._stats import compute_stats
 
-    from trading_service.reports import stats
+    import trading_service.reports.stats as stats
 
     case = stats_case()
     commissions = float(case.trades.commission.sum())
@@ -499,40 +499,13 @@ def run_reports(
 
     bars = Bars.from_csv(year_csv)
     figures.bars = len(bars.ts)
-    admin = Api(http, gw, admin_token)
-    inst = admin.call(
-        "POST",
-        "/instruments",
-        201,
-        json={
-            "symbol": "BENCHREPORT",
-            "description": "report benchmark bars",
-            "digits": 5,
-            "contract_size": CONTRACT_SIZE,
-            "min_volume": 0.01,
-            "volume_step": 0.01,
-            "max_volume": 100,
-            "base_timeframe": "M1",
-        },
-    )
     log(f"reports: importing {len(bars.ts):,} M1 bars ...")
-    t0 = time.perf_counter()
-    r = http.post(
-        f"{gw}/instruments/{inst['id']}/candles",
-        headers={**admin.headers, "Content-Type": "text/csv"},
-        content=year_csv.encode(),
+    inst, figures.import_seconds = instrument_with_bars(
+        http, gw, admin_token, "BENCHREPORT", "report benchmark bars", year_csv
     )
-    r.raise_for_status()
-    figures.import_seconds = time.perf_counter() - t0
-
-    email, password = "bench-report-trader@example.com", "bench-report-trader-password-1"
-    http.post(
-        f"{gw}/auth/register",
-        json={"email": email, "password": password, "name": "Bench Reports", "roles": ["trader"]},
-    ).raise_for_status()
-    login = http.post(f"{gw}/auth/login", json={"email": email, "password": password})
-    login.raise_for_status()
-    trader = Api(http, gw, login.json()["access_token"])
+    trader = new_trader(
+        http, gw, "bench-report-trader@example.com", "bench-report-trader-password-1"
+    )
 
     sess = trader.call(
         "POST",
