@@ -131,7 +131,7 @@ class Book:
                 position_id=position.id,
             )
 
-    async def open(
+    async def _new_position(
         self,
         side: str,
         volume: Decimal,
@@ -140,12 +140,14 @@ class Book:
         *,
         stop_loss: Decimal | None,
         take_profit: Decimal | None,
-        order: Order | None = None,
+        order_id: int | None,
+        parent_id: int | None = None,
     ) -> Position:
-        """A new position filled at `price` on the bar `ts` (its commission booked)."""
+        """An OPEN position row filled at `price` on `ts`, its margin set, flushed for its id."""
         position = Position(
             session_id=self.trading_session.id,
-            order_id=order.id if order is not None else None,
+            order_id=order_id,
+            parent_id=parent_id,
             side=side,
             status=PositionStatus.OPEN.value,
             volume=volume,
@@ -159,6 +161,29 @@ class Book:
         )
         self.db.add(position)
         await self.db.flush()
+        return position
+
+    async def open(
+        self,
+        side: str,
+        volume: Decimal,
+        price: Decimal,
+        ts: datetime,
+        *,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        order: Order | None = None,
+    ) -> Position:
+        """A new position filled at `price` on the bar `ts` (its commission booked)."""
+        position = await self._new_position(
+            side,
+            volume,
+            price,
+            ts,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            order_id=order.id if order is not None else None,
+        )
         self._commission(position, ts)
         self.positions.append(position)
         if order is None:
@@ -232,23 +257,16 @@ class Book:
     ) -> Position:
         """Split `volume` off an open position and close it (MANUAL): the position keeps its
         id with the rest; the closed part is a new CLOSED position pointing at it."""
-        part = Position(
-            session_id=self.trading_session.id,
-            order_id=position.order_id,
-            parent_id=position.id,
-            side=position.side,
-            status=PositionStatus.OPEN.value,
-            volume=volume,
-            open_price=position.open_price,
-            open_ts=position.open_ts,
+        part = await self._new_position(
+            position.side,
+            volume,
+            position.open_price,
+            position.open_ts,
             stop_loss=position.stop_loss,
             take_profit=position.take_profit,
-            margin=m.margin(volume, position.open_price, self.costs),
-            commission=Decimal(0),
-            ambiguous=False,
+            order_id=position.order_id,
+            parent_id=position.id,
         )
-        self.db.add(part)
-        await self.db.flush()
         self._book_close(part, price, ts, CloseReason.MANUAL)
         position.volume = position.volume - volume
         position.margin = m.margin(position.volume, position.open_price, self.costs)
