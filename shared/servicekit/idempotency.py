@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -136,3 +137,18 @@ class Idempotency:
             )
         )
         return Replay(status_code, body)
+
+    async def respond(
+        self,
+        session: AsyncSession,
+        request: Request,
+        user_id: int,
+        handler: Callable[[], Awaitable[Any]],
+        *,
+        status_code: int = 201,
+    ) -> JSONResponse:
+        """`run`, answered as JSON: the handler's result (a model or plain data) the first
+        time, the stored response, status and body alike, on a retry."""
+        replay = await self.run(session, request, user_id, handler, status_code=status_code)
+        # Without a key the body is still the handler's result; a replay is already JSON.
+        return JSONResponse(jsonable_encoder(replay.body), status_code=replay.status_code)

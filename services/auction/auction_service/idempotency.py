@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
@@ -28,8 +27,6 @@ async def idempotent_create(
 ) -> JSONResponse:
     """Run `handler` (which returns the envelope) once per (user, key); a retry with the same
     key and body replays the first response, status and body alike."""
-    replay = await _idempotency.run(
+    return await _idempotency.respond(
         session, request, principal.user_id, handler, status_code=status_code
     )
-    # Without a key the body is still the handler's model; a replay is already plain JSON.
-    return JSONResponse(jsonable_encoder(replay.body), status_code=replay.status_code)

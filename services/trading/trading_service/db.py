@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import DeclarativeBase
 
 from servicekit.db import make_metadata
-from servicekit.idempotency import idempotency_table
+from servicekit.idempotency import Idempotency, idempotency_table
 
 metadata = make_metadata()
 
@@ -15,3 +15,5 @@ class Base(DeclarativeBase):
 
 
 idempotency_keys = idempotency_table(metadata)
+# Every creating POST of the service honours Idempotency-Key through it (SPEC 6).
+idempotency = Idempotency(idempotency_keys)

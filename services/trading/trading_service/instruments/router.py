@@ -5,19 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from servicekit.idempotency import Idempotency
-
-from ..db import idempotency_keys
+from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from . import service
 from .dependencies import AdminDep
 from .schemas import InstrumentCreate, InstrumentList, InstrumentOut, InstrumentUpdate
 
 router = APIRouter(tags=["instruments"])
-idempotency = Idempotency(idempotency_keys)
 
 InstrumentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
@@ -80,12 +76,10 @@ async def create_instrument(
 ) -> Any:
     """Create an instrument (admin)."""
 
-    async def handler() -> dict[str, Any]:
-        created = await service.create(s, body)
-        return InstrumentOut.model_validate(created).model_dump(mode="json")
+    async def handler() -> InstrumentOut:
+        return InstrumentOut.model_validate(await service.create(s, body))
 
-    replay = await idempotency.run(s, request, admin.user_id, handler, status_code=201)
-    return JSONResponse(replay.body, status_code=replay.status_code)
+    return await idempotency.respond(s, request, admin.user_id, handler)
 
 
 @router.put(

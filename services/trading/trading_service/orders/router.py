@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
-from servicekit.idempotency import Idempotency
-
-from ..db import idempotency_keys
+from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from ..errors import responses
 from ..sessions.dependencies import LockedSession, VisibleSession
@@ -18,7 +15,6 @@ from .dependencies import LockedOrder, VisibleOrder
 from .schemas import OrderCreate, OrderList, OrderOut, OrderStatusFilter
 
 router = APIRouter(tags=["orders"])
-idempotency = Idempotency(idempotency_keys)
 
 
 @router.post(
@@ -37,12 +33,9 @@ async def place_order(
     """Place a LIMIT or STOP order, checked from the next base bar on (honours
     Idempotency-Key); RUNNING or PAUSED."""
 
-    async def handler() -> dict[str, Any]:
-        out = await service.place_order(db, view, body)
-        return out.model_dump(mode="json")
-
-    replay = await idempotency.run(db, request, principal.user_id, handler, status_code=201)
-    return JSONResponse(replay.body, status_code=replay.status_code)
+    return await idempotency.respond(
+        db, request, principal.user_id, lambda: service.place_order(db, view, body)
+    )
 
 
 @router.get(

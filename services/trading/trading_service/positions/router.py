@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import JSONResponse
 
-from servicekit.idempotency import Idempotency
-
-from ..db import idempotency_keys
+from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from ..errors import responses
 from ..sessions.dependencies import LockedSession, VisibleSession
@@ -25,7 +22,6 @@ from .schemas import (
 )
 
 router = APIRouter(tags=["positions"])
-idempotency = Idempotency(idempotency_keys)
 
 _ONE = responses(400, 401, 403, 404, 422, not_found="Position not found")
 
@@ -46,12 +42,9 @@ async def open_position(
     """Open a position at the current bar's close: `volume`, or `risk_pct` with a
     `stop_loss` (honours Idempotency-Key); RUNNING or PAUSED."""
 
-    async def handler() -> dict[str, Any]:
-        out = await service.open_position(db, view, body)
-        return out.model_dump(mode="json")
-
-    replay = await idempotency.run(db, request, principal.user_id, handler, status_code=201)
-    return JSONResponse(replay.body, status_code=replay.status_code)
+    return await idempotency.respond(
+        db, request, principal.user_id, lambda: service.open_position(db, view, body)
+    )
 
 
 @router.get(

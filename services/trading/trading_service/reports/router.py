@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
-from servicekit.idempotency import Idempotency
-
-from ..db import idempotency_keys
+from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from ..errors import responses
 from ..sessions.dependencies import LockedSession, VisibleSession
@@ -18,7 +15,6 @@ from .dependencies import VisibleReport
 from .schemas import ReportList, ReportOut
 
 router = APIRouter(tags=["reports"])
-idempotency = Idempotency(idempotency_keys)
 
 _ONE = responses(401, 403, 404, 422, not_found="Report not found")
 
@@ -35,12 +31,9 @@ async def generate_report(
     """Snapshot the session at its current bar: statistics, trades and the equity series
     (any status but DRAFT; honours Idempotency-Key)."""
 
-    async def handler() -> dict[str, Any]:
-        out = await service.generate(db, view)
-        return out.model_dump(mode="json")
-
-    replay = await idempotency.run(db, request, principal.user_id, handler, status_code=201)
-    return JSONResponse(replay.body, status_code=replay.status_code)
+    return await idempotency.respond(
+        db, request, principal.user_id, lambda: service.generate(db, view)
+    )
 
 
 @router.get(

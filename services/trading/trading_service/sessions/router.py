@@ -6,12 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator
 
-from servicekit.idempotency import Idempotency
-
-from ..db import idempotency_keys
+from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from ..errors import responses
 from . import repository as repo
@@ -30,7 +28,6 @@ from .schemas import (
 )
 
 router = APIRouter(tags=["sessions"])
-idempotency = Idempotency(idempotency_keys)
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -74,12 +71,9 @@ async def create_session(
 ) -> Response:
     """Create a DRAFT session owned by the caller (honours Idempotency-Key)."""
 
-    async def handler() -> dict[str, Any]:
-        out = await service.create_session(s, principal, body)
-        return out.model_dump(mode="json")
-
-    replay = await idempotency.run(s, request, principal.user_id, handler, status_code=201)
-    return JSONResponse(replay.body, status_code=replay.status_code)
+    return await idempotency.respond(
+        s, request, principal.user_id, lambda: service.create_session(s, principal, body)
+    )
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=_OWNED)
