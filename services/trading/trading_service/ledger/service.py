@@ -42,10 +42,7 @@ async def account(db: AsyncSession, view: SessionView) -> AccountOut:
     bid, costs = await positions_service.marks(db, view)
     open_rows: list[m.Exposure] = []
     if bid is not None:
-        rows, _ = await positions_repo.list_page(
-            db, trading_session.id, status="OPEN", offset=0, limit=1_000_000
-        )
-        open_rows = list(rows)
+        open_rows = list(await positions_repo.open_positions(db, trading_session.id))
     floating = m.unrealized(open_rows, bid, costs) if bid is not None and costs else Decimal(0)
     equity = balance + floating
     used = m.used_margin(open_rows)

@@ -49,3 +49,14 @@ async def list_page(
 async def count_pending(db: AsyncSession, session_id: int) -> int:
     stmt = select(func.count()).where(Order.session_id == session_id, Order.status == "PENDING")
     return int((await db.execute(stmt)).scalar_one())
+
+
+async def pending(db: AsyncSession, session_id: int) -> Sequence[Order]:
+    """Every PENDING order of the session, oldest first."""
+    stmt = (
+        select(Order)
+        .where(Order.session_id == session_id, Order.status == "PENDING")
+        .order_by(Order.id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await db.execute(stmt)).scalars())

@@ -48,6 +48,12 @@ async def list_page(
     return list((await db.execute(stmt)).scalars()), int(total)
 
 
-async def count_open(db: AsyncSession, session_id: int) -> int:
-    stmt = select(func.count()).where(Position.session_id == session_id, Position.status == "OPEN")
-    return int((await db.execute(stmt)).scalar_one())
+async def open_positions(db: AsyncSession, session_id: int) -> Sequence[Position]:
+    """Every OPEN position of the session, oldest first (one query, no count)."""
+    stmt = (
+        select(Position)
+        .where(Position.session_id == session_id, Position.status == "OPEN")
+        .order_by(Position.id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await db.execute(stmt)).scalars())

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..candles import repository as candles_repo
 from ..instruments.models import Instrument
 from ..ledger import repository as ledger_repo
 from ..ledger.models import TransactionType
+from ..orders import repository as orders_repo
 from ..orders.models import Order, OrderReason, OrderStatus
+from ..positions import repository as positions_repo
 from ..positions.models import CloseReason, Position, PositionStatus
 from ..sessions.models import TradingSession
 from ..timeframes import Timeframe
@@ -411,28 +412,8 @@ class Book:
 async def load(db: AsyncSession, trading_session: TradingSession) -> Book:
     """The book of a session whose row the caller holds locked."""
     instrument = await db.get_one(Instrument, trading_session.instrument_id)
-    positions = (
-        await db.execute(
-            select(Position)
-            .where(
-                Position.session_id == trading_session.id,
-                Position.status == PositionStatus.OPEN.value,
-            )
-            .order_by(Position.id)
-            .execution_options(populate_existing=True)
-        )
-    ).scalars()
-    orders = (
-        await db.execute(
-            select(Order)
-            .where(
-                Order.session_id == trading_session.id,
-                Order.status == OrderStatus.PENDING.value,
-            )
-            .order_by(Order.id)
-            .execution_options(populate_existing=True)
-        )
-    ).scalars()
+    positions = await positions_repo.open_positions(db, trading_session.id)
+    orders = await orders_repo.pending(db, trading_session.id)
     return Book(
         db=db,
         trading_session=trading_session,
