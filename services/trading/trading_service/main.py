@@ -10,6 +10,7 @@ from servicekit.app import create_resource_app
 
 from .config import Settings, get_settings
 from .errors import render_error
+from .sessions import hub as stream_hub
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -42,4 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(instruments_router)
     app.include_router(candles_router)
+    # One LISTEN connection per process for the event streams (sessions/stream.py).
+    stream_hub.install(app, settings.database_url)
     return app
