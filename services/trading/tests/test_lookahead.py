@@ -4,6 +4,10 @@ several timeframes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -226,3 +230,119 @@ async def test_candles_default_limit_and_bounds(
     for params in ({"limit": 0}, {"limit": 5001}, {"before": "tomorrow"}, {"limit": "x"}):
         bad = await client.get(f"/sessions/{sid}/candles", params=params, headers=h)
         assert bad.status_code == 422, params
+
+
+# --- the event stream: bars from the process's cache, changes through NOTIFY ---
+
+
+class StreamWatch:
+    """Reads `GET /sessions/{id}/stream` in a task; each event is stamped with the database
+    clock at its arrival (the monotonic clock, offset once against clock_timestamp())."""
+
+    def __init__(self, resp: httpx.Response, db_offset: timedelta) -> None:
+        self.resp, self.offset = resp, db_offset
+        self.events: list[dict[str, Any]] = []
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        fields: dict[str, str] = {}
+        async for line in self.resp.aiter_lines():
+            if line == "" and fields:
+                at = self.offset + timedelta(seconds=time.monotonic())
+                self.events.append({**fields, "data": json.loads(fields["data"]), "at": at})
+                fields = {}
+            elif line and not line.startswith(":"):
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+
+    def bars(self) -> list[dict[str, Any]]:
+        return [ev for ev in self.events if ev["event"] == "bar"]
+
+    async def until(self, name: str, count: int = 1, wait: float = 3.0) -> None:
+        deadline = time.monotonic() + wait
+        while sum(ev["event"] == name for ev in self.events) < count:
+            assert time.monotonic() < deadline, f"no {name} event: {self.events[-3:]}"
+            await asyncio.sleep(0.01)
+
+
+async def _db_offset(kit: Any) -> timedelta:
+    t0 = time.monotonic()
+    now = (await kit.sql("SELECT clock_timestamp()"))[0][0]
+    return now - timedelta(seconds=(t0 + time.monotonic()) / 2)
+
+
+@pytest.mark.in_process_only  # shrinks the in-process bar cache's chunks
+async def test_the_stream_never_reveals_a_bar_before_the_clock_does(
+    kit: Any,
+    client: httpx.AsyncClient,
+    stream_client: httpx.AsyncClient,
+    week: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 15x, bars served from the bar cache (chunks of 7, so many chunk reads) arrive no
+    earlier than the database clock reveals them (due = anchor + k / speed); pause, step,
+    seek, a speed change and resume reach the stream through NOTIFY, and after each the
+    stream has sent nothing after the clock's current_ts."""
+    monkeypatch.setattr(kit.app.state.stream_hub.bars, "_chunk", 7)
+    created = await kit.session(week, speed="15x", start_ts=START.isoformat(), end_ts=None)
+    p = Probe(kit, client, int(created["id"]), "M1")
+    await p.act("POST", "/start")
+    offset = await _db_offset(kit)
+
+    async def anchor() -> tuple[datetime, datetime]:
+        rows = await kit.sql(
+            "SELECT anchor_at, current_ts FROM trading_sessions WHERE id = :id", id=p.id
+        )
+        return rows[0][0], rows[0][1]
+
+    def check_due(bars: list[dict[str, Any]], at: datetime, ts: datetime, rate: float) -> None:
+        for ev in bars:
+            k = (parse(ev["data"]["ts"]) - ts) / timedelta(minutes=1)
+            due = at + timedelta(seconds=k / rate)
+            assert ev["at"] >= due - timedelta(milliseconds=5), (ev["data"]["ts"], ev["at"], due)
+
+    async def frozen_at(state: dict[str, Any], watch: StreamWatch) -> None:
+        """After the status/step: every bar sent is at or before the frozen clock."""
+        assert all(parse(ev["data"]["ts"]) <= parse(state["current_ts"]) for ev in watch.bars())
+
+    async with stream_client.stream("GET", f"/sessions/{p.id}/stream", headers=p.h) as resp:
+        watch = StreamWatch(resp, offset)
+        try:
+            await watch.until("state")
+            anchor_at, anchor_ts = await anchor()
+            await asyncio.sleep(2.0)  # ~30 bars, 4 chunks
+            check_due(watch.bars(), anchor_at, anchor_ts, 15)
+            assert len(watch.bars()) >= 20
+
+            paused = await p.act("POST", "/pause")
+            await watch.until("status")
+            await frozen_at(paused, watch)
+            assert watch.bars()[-1]["data"]["ts"] == paused["current_ts"]
+            stepped = await p.act("POST", "/step", {"bars": 9})
+            await asyncio.sleep(0.3)
+            await frozen_at(stepped, watch)
+            target = parse(stepped["current_ts"]) + timedelta(minutes=40)
+            sought = await p.act("POST", "/seek", {"ts": target.isoformat()})
+            await asyncio.sleep(0.3)
+            await frozen_at(sought, watch)
+            assert watch.bars()[-1]["data"]["ts"] == sought["current_ts"]
+
+            await p.act("PUT", "", {"speed": "10x"})
+            await watch.until("state", 2)
+            resumed_from = len(watch.bars())
+            await p.act("POST", "/resume")
+            await watch.until("status", 2)
+            anchor_at, anchor_ts = await anchor()
+            await asyncio.sleep(1.5)
+            check_due(watch.bars()[resumed_from:], anchor_at, anchor_ts, 10)
+            assert len(watch.bars()) - resumed_from >= 10
+        finally:
+            watch.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch.task
+    now = await p.act("GET", "")
+    shown = [parse(ev["data"]["ts"]) for ev in watch.bars()]
+    assert all(ts <= parse(now["current_ts"]) for ts in shown)
+    stored = await p.stored_until(shown[-1])
+    assert shown == [ts for ts in stored if ts >= shown[0]]  # every bar once, in order
+    assert shown[0] > START

@@ -520,3 +520,139 @@ async def test_fills_stream_in_order_with_their_bars_and_resume_after_a_shared_b
     assert [(ev["event"], ev["data"]["kind"], ev["data"]["bar_ts"]) for ev in late] == [
         ("fill", "CLOSE", bar(5))
     ]
+
+
+# --- the LISTEN/NOTIFY path, the bar cache and the query budget (sessions/hub.py) ---
+
+
+async def _metric(name: str, live_trading_url: str, request: pytest.FixtureRequest) -> float:
+    """A sample of the service's metrics (its /metrics when it runs as a process)."""
+    if not through_gateway():
+        return REGISTRY.get_sample_value(name) or 0.0
+    url = request.getfixturevalue("gateway_stack").service_url("trading") + "/metrics"
+    async with httpx.AsyncClient() as c:
+        body = (await c.get(url)).text
+    for line in body.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@pytest.fixture
+def notify_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No timer wakes an idle stream within a test: only a notification can."""
+    monkeypatch.setattr(stream_module, "POLL_SECONDS", 30.0)
+    monkeypatch.setattr(stream_module, "DISCONNECT_CHECK_SECONDS", 30.0)
+
+
+@pytest.mark.in_process_only  # the timers are patched inside this process
+async def test_changes_from_another_connection_reach_an_open_stream_through_notify(
+    kit: Any, m1: int, session: Any, open_stream: Any, notify_only: None
+) -> None:
+    """A step written by hand in SQL (any writer, any replica), a seek and a resume through
+    the API, and a DELETE in SQL: each reaches a paused, idle stream at once, since the
+    session row's trigger notifies the process's LISTEN connection."""
+    assert kit.app.state.stream_hub.live
+    sid, h, post = await session(m1, speed="1x")
+    await post("start")
+    await post("pause")
+    async with open_stream(sid, h) as sse:
+        await sse.until("state")
+        assert await sse.quiet(0.3) == []  # idle
+        t0 = time.monotonic()
+        await kit.sql(
+            "UPDATE trading_sessions SET current_ts = :ts WHERE id = :id", ts=T0 + 2 * MIN, id=sid
+        )
+        events = await sse.quiet(0.3)
+        assert bars_of(events) == [bar(1), bar(2)]
+        assert events[-1]["received"] - t0 < 0.25
+        t0 = time.monotonic()
+        await post("seek", {"ts": bar(4)})
+        events = await sse.quiet(0.3)
+        assert bars_of(events) == [bar(3), bar(4)]
+        assert events[-1]["received"] - t0 < 0.25
+        t0 = time.monotonic()
+        await post("resume")
+        events = await sse.until("status", wait=0.5)
+        assert events[-1]["data"]["session_status"] == "RUNNING"
+        await post("pause")
+        events = await sse.until("status", wait=0.5)
+        assert events[-1]["data"]["session_status"] == "PAUSED"
+        t0 = time.monotonic()
+        await kit.sql("DELETE FROM trading_sessions WHERE id = :id", id=sid)
+        events = await sse.to_end(wait=0.5)
+        assert events[-1]["event"] == "deleted"
+        assert events[-1]["received"] - t0 < 0.25
+
+
+async def test_an_import_invalidates_the_bar_cache(
+    kit: Any, m1: int, session: Any, open_stream: Any, client: httpx.AsyncClient
+) -> None:
+    """Bars imported after the cache read the end of the data are streamed when the clock
+    reaches them, and a corrected bar is streamed with its new values: candle writes
+    notify, and the process's cache drops the instrument's bars."""
+    sid, h, post = await session(m1, speed="1x", start_ts=bar(110))
+    await post("start")
+    await post("pause")
+    async with open_stream(sid, h) as sse:
+        await sse.until("state")
+        await post("step", {"bars": 8})  # to bar 118: the cache read up to the end, 119
+        assert bars_of(await sse.quiet(0.4)) == [bar(i) for i in range(111, 119)]
+    csv = "timestamp,open,high,low,close,volume\n" + "".join(
+        f"{bar(i)},1.10000,1.10100,1.09900,1.10050,5\n" for i in range(120, 130)
+    )
+    resp = await client.post(
+        f"/instruments/{m1}/candles",
+        content=csv.encode(),
+        headers={**kit.admin, "Content-Type": "text/csv"},
+    )
+    assert resp.status_code in (200, 201), resp.text
+    await kit.sql(
+        "UPDATE candles SET close = 1.23456 WHERE instrument_id = :iid AND timeframe = 'M1' "
+        "AND ts = :ts",
+        iid=m1,
+        ts=T0 + 115 * MIN,
+    )
+    async with open_stream(sid, h, last_event_id=bar(114)) as sse:
+        await sse.until("state")
+        await post("step", {"bars": 6})
+        events = await sse.quiet(0.5)
+    got = [ev for ev in events if ev["event"] == "bar"]
+    assert [ev["data"]["ts"] for ev in got] == [bar(i) for i in range(115, 125)]
+    assert got[0]["data"]["close"] == 1.23456
+    assert got[-1]["data"]["close"] == 1.1005
+
+
+async def test_streams_at_15x_cost_under_one_query_per_second(
+    kit: Any,
+    m1: int,
+    session: Any,
+    open_stream: Any,
+    live_trading_url: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Four streams at 15x for 3 s: every bar, and on average under one database statement
+    per stream per second once open (bars come from the process's cache, the clock from the
+    anchor); opening one costs a handful."""
+    name = "trading_session_stream_queries_total"
+    before_open = await _metric(name, live_trading_url, request)
+    sids = []
+    for _ in range(4):
+        sid, h, post = await session(m1, speed="15x")
+        await post("start")
+        sids.append(sid)
+    async with contextlib.AsyncExitStack() as stack:
+        streams = [await stack.enter_async_context(open_stream(sid, h)) for sid in sids]
+        for sse in streams:
+            await sse.until("bar")
+        opened = await _metric(name, live_trading_url, request)
+        t0 = time.monotonic()
+        await asyncio.sleep(3.0)
+        spent = await _metric(name, live_trading_url, request) - opened
+        seconds = time.monotonic() - t0
+        for sse in streams:
+            got = bars_of(await sse.quiet(0.05))
+            assert len(got) >= 40  # ~15 a second
+            assert got == sorted(set(got))
+    assert (opened - before_open) / len(sids) <= 12
+    assert spent / len(sids) / seconds <= 1.0, spent
