@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -60,6 +63,12 @@ def install_idle_ping(engine: AsyncEngine, idle_seconds: float = PING_IF_IDLE_SE
             raise sa_exc.DisconnectionError() from exc  # the pool retries with a new one
 
 
+async def driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn`, for reads of row tuples without the ORM."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
 class Database:
     """Owns the engine of one service; `session()` is the request-scoped unit of work."""
 
@@ -91,9 +100,14 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         install_idle_ping(self.engine)
 
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """FastAPI dependency: services flush, this commits on success or rolls back."""
-        async with self.sessionmaker() as session:
+    @asynccontextmanager
+    async def session(self, bind: AsyncConnection | None = None) -> AsyncIterator[AsyncSession]:
+        """The unit of work: services flush, this commits on success or rolls back. With
+        `bind`, the session runs on that connection (the request's `connection()`). Use it
+        with `async with` (in a dependency too): its exit must run when the request ends,
+        not when a suspended generator is collected."""
+        maker = self.sessionmaker if bind is None else partial(self.sessionmaker, bind=bind)
+        async with maker() as session:
             try:
                 yield session
                 await session.commit()
@@ -101,10 +115,19 @@ class Database:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """The request's one pooled connection, in autocommit until an ORM session bound to
+        it (`session(bind=...)`) begins a transaction. A read that one statement answers
+        runs on its driver connection (`driver(conn)`): one round trip instead of BEGIN, the
+        statement and COMMIT. Writes go through the session."""
+        async with self.engine.connect() as conn:
+            yield conn
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-# Use as `Depends(db.session, scope="function")`: the commit then runs before the response is
-# sent, so a failed commit is reported to the client instead of being acknowledged as success.
+# Dependencies that wrap `session()` use scope="function": the commit then runs before the
+# response is sent, so a failed commit is reported to the client instead of acknowledged.
 SESSION_SCOPE = "function"

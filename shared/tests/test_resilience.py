@@ -28,7 +28,7 @@ def make_app(db: Database) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, service="test")
 
     async def session() -> AsyncIterator[AsyncSession]:
-        async for s in db.session():
+        async with db.session() as s:
             yield s
 
     @app.get("/now")

@@ -15,7 +15,7 @@ COMMISSIONER_ROLE = "commissioner"
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in request.app.state.db.session():
+    async with request.app.state.db.session() as session:
         yield session
 
 

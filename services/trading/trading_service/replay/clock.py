@@ -92,11 +92,39 @@ async def read(s: AsyncSession, sess: TradingSession, now: datetime) -> ClockRea
     return ClockReading(sess.session_status, target, due=due)
 
 
-def _event_due(sess: TradingSession, reading: ClockReading) -> bool:
+def reading_of(
+    status: str,
+    current_ts: datetime | None,
+    due: int,
+    found: int | None,
+    last_ts: datetime | None,
+    more: bool | None,
+) -> ClockReading:
+    """`read`, from what `sessions.repository.read_clocked` computed in its one statement:
+    `due` bars since the anchor; of those, `found` exist up to the range's end, the last at
+    `last_ts`; `more`: a bar follows it (pure)."""
+    if status != SessionStatus.RUNNING or due <= 0:
+        return ClockReading(status, current_ts)
+    if found is None or found < due:  # fewer bars left than due: the last one completes it
+        moved = last_ts is not None and current_ts is not None and last_ts > current_ts
+        target = last_ts if moved else current_ts
+        return ClockReading(SessionStatus.COMPLETED, target, just_completed=True, due=due)
+    if not more:
+        return ClockReading(SessionStatus.COMPLETED, last_ts, just_completed=True, due=due)
+    return ClockReading(status, last_ts, due=due)
+
+
+def event_due(next_event_ts: datetime | None, timeframe: str, reading: ClockReading) -> bool:
     """Whether the bars this reading reveals reach the session's next possible event."""
-    if sess.next_event_ts is None or reading.current_ts is None:
+    if next_event_ts is None or reading.current_ts is None:
         return False
-    return sess.next_event_ts < reading.current_ts + Timeframe(sess.timeframe).delta
+    return next_event_ts < reading.current_ts + Timeframe(timeframe).delta
+
+
+def needs_settling(next_event_ts: datetime | None, timeframe: str, reading: ClockReading) -> bool:
+    """A reading a read cannot show as is: the clock reached the session's end, or a bar on
+    which something may fill (`settle` must then process it under the row lock)."""
+    return reading.just_completed or event_due(next_event_ts, timeframe, reading)
 
 
 async def settle(s: AsyncSession, sessions: list[TradingSession]) -> list[ClockReading]:
@@ -116,7 +144,9 @@ async def settle(s: AsyncSession, sessions: list[TradingSession]) -> list[ClockR
     await sessions_repo.reload(s, running)
     readings = [await read(s, x, now) for x in sessions]
     due = [
-        x for x, r in zip(sessions, readings, strict=True) if r.just_completed or _event_due(x, r)
+        x
+        for x, r in zip(sessions, readings, strict=True)
+        if needs_settling(x.next_event_ts, x.timeframe, r)
     ]
     if not due:
         return readings

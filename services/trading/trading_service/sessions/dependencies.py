@@ -5,22 +5,24 @@ reads, `LockedSession` for writes): the access rule and the clock's settling in 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from servicekit.db import Database, driver
 from servicekit.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from servicekit.security import Principal
 
-from ..dependencies import PrincipalDep, SessionDep
+from ..dependencies import ConnectionDep, PrincipalDep, ReadDep, SessionDep
 from ..replay import clock
 from . import repository as repo
 from .lifecycle import STARTED
 from .models import TradingSession
-from .schemas import SessionOut, to_utc
+from .schemas import SessionOut, session_json, to_utc
 
 _OFFSET_AFTER_SPACE = re.compile(r" (\d{2}:?\d{2})$")
 
@@ -91,12 +93,30 @@ CreatedRangeDep = Annotated[CreatedRange, Depends(created_range)]
 # --- one session per `/sessions/{id}/...` route: the access rule and the clock's settling ---
 
 
-@dataclass(frozen=True)
 class SessionView:
-    """A session a caller may read, its clock read now with every revealed fill processed."""
+    """A session a caller may read, its clock read now with every revealed fill processed:
+    the values of the one-statement read (`values`), or a row that had to be settled."""
 
-    row: TradingSession
-    reading: clock.ClockReading
+    __slots__ = ("_row", "_values", "reading")
+
+    def __init__(
+        self,
+        reading: clock.ClockReading,
+        *,
+        values: Mapping[str, Any] | None = None,
+        row: TradingSession | None = None,
+    ) -> None:
+        self.reading = reading
+        self._values = values
+        self._row = row
+
+    @property
+    def row(self) -> TradingSession:
+        """The session as a (detached, read-only) model object."""
+        if self._row is None:
+            assert self._values is not None
+            self._row = TradingSession(**{c: self._values[c] for c in repo.COLUMNS})
+        return self._row
 
     @property
     def status(self) -> str:
@@ -108,6 +128,13 @@ class SessionView:
 
     def out(self) -> SessionOut:
         return SessionOut.build(self.row, status=self.status, current_ts=self.current_ts)
+
+    def json(self) -> dict[str, Any]:
+        """`out()`'s JSON without the model (`servicekit.responses`)."""
+        values = self._values
+        if values is None:
+            values = {c: getattr(self.row, c) for c in repo.COLUMNS}
+        return session_json(values, status=self.status, current_ts=self.current_ts)
 
 
 @dataclass(frozen=True)
@@ -133,39 +160,63 @@ class LockedSessionView:
             )
 
 
-def authorize(principal: Principal, trading_session: TradingSession) -> None:
+def authorize(principal: Principal, user_id: int) -> None:
     """Owner or admin (seed 000): anyone else is 403."""
-    if not principal.is_admin and trading_session.user_id != principal.user_id:
+    if not principal.is_admin and user_id != principal.user_id:
         raise Forbidden("Not the owner of this session")
 
 
-async def visible(db: AsyncSession, principal: Principal, session_id: int) -> SessionView:
-    trading_session = await repo.get(db, session_id)
-    if trading_session is None:
+async def visible(
+    read: Any, conn: AsyncConnection, database: Database, principal: Principal, session_id: int
+) -> SessionView:
+    """The session and its clock in one statement on the request's connection (`read`, no
+    transaction). Only when that clock reached the session's end or a bar on which something
+    may fill does it take the slow path: `clock.settle` in a transaction on the same
+    connection (`conn`), which locks the row and lets the engine process those bars."""
+    values = await repo.read_clocked(read, session_id)
+    if values is None:
         raise NotFound("Session not found")
-    authorize(principal, trading_session)
-    reading = (await clock.settle(db, [trading_session]))[0]
-    return SessionView(trading_session, reading)
+    authorize(principal, values["user_id"])
+    reading = clock.reading_of(
+        values["session_status"],
+        values["current_ts"],
+        values["due"],
+        values["found"],
+        values["last_ts"],
+        values["more"],
+    )
+    if not clock.needs_settling(values["next_event_ts"], values["timeframe"], reading):
+        return SessionView(reading, values=values)
+    async with database.session(bind=conn) as db:
+        trading_session = await repo.get(db, session_id)
+        if trading_session is None:  # deleted since
+            raise NotFound("Session not found")
+        reading = (await clock.settle(db, [trading_session]))[0]
+    return SessionView(reading, row=trading_session)
 
 
 async def locked(db: AsyncSession, principal: Principal, session_id: int) -> LockedSessionView:
     trading_session = await repo.get(db, session_id, for_update=True)
     if trading_session is None:
         raise NotFound("Session not found")
-    authorize(principal, trading_session)
+    authorize(principal, trading_session.user_id)
     now = await clock.db_now(db)  # read after the lock: waiting never makes time run backwards
     await clock.materialize(db, trading_session, now)
     return LockedSessionView(trading_session, now)
 
 
 async def visible_owner(
-    db: AsyncSession, principal: Principal, session_id: int | None, missing: str
+    request: Request,
+    conn: AsyncConnection,
+    principal: Principal,
+    session_id: int | None,
+    missing: str,
 ) -> SessionView:
     """The settled session of a position, order or report (`session_id` None: it does not
     exist, 404 `missing`): the child follows its session's access rule."""
     if session_id is None:
         raise NotFound(missing)
-    return await visible(db, principal, session_id)
+    return await visible(await driver(conn), conn, request.app.state.db, principal, session_id)
 
 
 async def locked_owner(
@@ -177,8 +228,10 @@ async def locked_owner(
     return await locked(db, principal, session_id)
 
 
-async def _visible_session(session_id: int, db: SessionDep, principal: PrincipalDep) -> SessionView:
-    return await visible(db, principal, session_id)
+async def _visible_session(
+    request: Request, session_id: int, conn: ConnectionDep, read: ReadDep, principal: PrincipalDep
+) -> SessionView:
+    return await visible(read, conn, request.app.state.db, principal, session_id)
 
 
 async def _locked_session(

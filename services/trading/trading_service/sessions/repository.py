@@ -67,6 +67,52 @@ async def get(s: AsyncSession, session_id: int, *, for_update: bool = False) -> 
     return (await s.execute(stmt)).scalar_one_or_none()
 
 
+# Every column of the row, in the model's order (the fast read below returns them by name).
+COLUMNS: tuple[str, ...] = tuple(c.key for c in T.__table__.columns)
+
+# The row and its RUNNING clock in one statement: the database clock (`now_`), the bars due
+# since the anchor (`due`, exactly `clock.bars_due`: the interval is whole microseconds and
+# numeric arithmetic is exact), and `candles.nth_bar_after`'s lookup of the due-th bar after
+# `current_ts` (`found`, `last_ts`) and whether a bar follows it (`more`), all over the
+# instrument's bars at the session's timeframe up to `end_ts`. `clock.reading_of` turns the
+# last five into a reading. One round trip, no transaction: the statement is one snapshot.
+_READ_CLOCKED = f"""
+SELECT {", ".join(f"s.{c}" for c in COLUMNS)}, c.now_, d.due, n.found, n.last_ts, m.more
+FROM trading_sessions s
+CROSS JOIN LATERAL (SELECT clock_timestamp() AS now_) c
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN s.session_status = 'RUNNING' AND c.now_ > s.anchor_at
+        THEN floor(extract(epoch FROM c.now_ - s.anchor_at)
+                   * rtrim(s.speed, 'x')::numeric)::bigint
+        ELSE 0 END AS due
+) d
+LEFT JOIN LATERAL (
+    SELECT count(*) AS found, max(q.ts) AS last_ts FROM (
+        SELECT ts FROM candles
+        WHERE instrument_id = s.instrument_id AND timeframe = s.timeframe
+          AND ts > s.current_ts AND ts <= coalesce(s.end_ts, 'infinity')
+        ORDER BY ts LIMIT d.due
+    ) q
+) n ON d.due > 0
+LEFT JOIN LATERAL (
+    SELECT EXISTS (
+        SELECT 1 FROM candles
+        WHERE instrument_id = s.instrument_id AND timeframe = s.timeframe
+          AND ts > n.last_ts AND ts <= coalesce(s.end_ts, 'infinity')
+    ) AS more
+) m ON n.found = d.due
+WHERE s.id = $1
+"""
+
+
+async def read_clocked(conn: Any, session_id: int) -> Any:
+    """The session's row with its clock's inputs as of now (an asyncpg Record, or None), read
+    on a `Database.reader()` connection: no ORM, no transaction, one round trip."""
+    if not 1 <= session_id <= MAX_SESSION_ID:
+        return None
+    return await conn.fetchrow(_READ_CLOCKED, session_id)
+
+
 async def reload(s: AsyncSession, sessions: Sequence[T]) -> None:
     """Read rows already loaded again (a fresh snapshot), refreshing the loaded objects."""
     ids = [x.id for x in sessions]

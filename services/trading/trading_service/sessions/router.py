@@ -9,6 +9,8 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator
 
+from servicekit.responses import JSONBytesResponse
+
 from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from ..errors import responses
@@ -77,9 +79,9 @@ async def create_session(
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=_OWNED)
-async def get_session(view: VisibleSession) -> SessionOut:
+async def get_session(view: VisibleSession) -> Response:
     """Get one session, its clock read now."""
-    return view.out()
+    return JSONBytesResponse(view.json())
 
 
 @router.put("/sessions/{session_id}", response_model=SessionOut, responses=_LIFECYCLE)

@@ -214,6 +214,33 @@ class SessionOut(BaseModel):
         )
 
 
+def session_json(
+    values: Any, *, status: str | None = None, current_ts: datetime | None = None
+) -> dict[str, Any]:
+    """`SessionOut`'s JSON, built straight from a row's values (an asyncpg Record or any
+    mapping of the columns) for `servicekit.responses`: the hot read path skips the model.
+    Datetimes stay aware UTC datetimes (orjson writes them as `iso_z` does)."""
+    leverage: Decimal = values["leverage"]
+    return {
+        "id": values["id"],
+        "user_id": values["user_id"],
+        "instrument_id": values["instrument_id"],
+        "timeframe": values["timeframe"],
+        "session_status": status or values["session_status"],
+        "speed": values["speed"],
+        "start_ts": values["start_ts"],
+        "end_ts": values["end_ts"],
+        "initial_balance": float(values["initial_balance"]),
+        "leverage": _number_out(leverage),
+        "spread_pts": values["spread_pts"],
+        "slippage_pts": values["slippage_pts"],
+        "commission_per_fill": float(values["commission_per_fill"]),
+        "created_at": values["created_at"],
+        "updated_at": values["updated_at"],
+        "current_ts": current_ts or values["current_ts"],
+    }
+
+
 class SessionList(BaseModel):
     """`GET /sessions`: one page."""
 
