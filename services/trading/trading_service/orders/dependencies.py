@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from ..dependencies import ConnectionDep, PrincipalDep, SessionDep
+from ..dependencies import PrincipalDep, SessionDep
 from ..sessions import dependencies as sessions_deps
 from . import repository as repo
 from .models import Order
@@ -28,11 +28,9 @@ class LockedOrderView:
     order: Order
 
 
-async def _visible(
-    request: Request, order_id: int, db: SessionDep, conn: ConnectionDep, principal: PrincipalDep
-) -> VisibleOrderView:
+async def _visible(order_id: int, db: SessionDep, principal: PrincipalDep) -> VisibleOrderView:
     session_id = await repo.session_id_of(db, order_id)
-    view = await sessions_deps.visible_owner(request, conn, principal, session_id, MISSING)
+    view = await sessions_deps.visible_owner(db, principal, session_id, MISSING)
     return VisibleOrderView(view, await repo.get(db, order_id))  # read after settling
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from ..dependencies import ConnectionDep, PrincipalDep, SessionDep
+from ..dependencies import PrincipalDep, SessionDep
 from ..sessions import dependencies as sessions_deps
 from . import repository as repo
 from .models import Position
@@ -29,10 +29,10 @@ class LockedPositionView:
 
 
 async def _visible(
-    request: Request, position_id: int, db: SessionDep, conn: ConnectionDep, principal: PrincipalDep
+    position_id: int, db: SessionDep, principal: PrincipalDep
 ) -> VisiblePositionView:
     session_id = await repo.session_id_of(db, position_id)
-    view = await sessions_deps.visible_owner(request, conn, principal, session_id, MISSING)
+    view = await sessions_deps.visible_owner(db, principal, session_id, MISSING)
     return VisiblePositionView(view, await repo.get(db, position_id))  # read after settling
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from ..dependencies import ConnectionDep, PrincipalDep, SessionDep
+from ..dependencies import PrincipalDep, SessionDep
 from ..sessions import dependencies as sessions_deps
 from . import repository as repo
 from .models import Report
@@ -20,13 +20,9 @@ class VisibleReportView:
     report: Report
 
 
-async def _visible(
-    request: Request, report_id: int, db: SessionDep, conn: ConnectionDep, principal: PrincipalDep
-) -> VisibleReportView:
+async def _visible(report_id: int, db: SessionDep, principal: PrincipalDep) -> VisibleReportView:
     session_id = await repo.session_id_of(db, report_id)
-    view = await sessions_deps.visible_owner(
-        request, conn, principal, session_id, "Report not found"
-    )
+    view = await sessions_deps.visible_owner(db, principal, session_id, "Report not found")
     report = await repo.get(db, report_id)
     assert report is not None  # reports are never deleted but with their session
     return VisibleReportView(view, report)
