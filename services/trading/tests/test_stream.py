@@ -656,3 +656,26 @@ async def test_streams_at_15x_cost_under_one_query_per_second(
             assert got == sorted(set(got))
     assert (opened - before_open) / len(sids) <= 12
     assert spent / len(sids) / seconds <= 1.0, spent
+
+
+@pytest.mark.in_process_only  # kills the in-process hub's LISTEN connection
+async def test_the_hub_reconnects_and_streams_go_on(
+    kit: Any, m1: int, session: Any, open_stream: Any, notify_only: None
+) -> None:
+    """The LISTEN connection killed: the hub connects again (with backoff), wakes every
+    stream to read what it may have missed, and notifications flow again."""
+    hub = kit.app.state.stream_hub
+    sid, h, post = await session(m1, speed="1x")
+    await post("start")
+    await post("pause")
+    async with open_stream(sid, h) as sse:
+        await sse.until("state")
+        pid = hub.server_pid
+        await kit.sql("SELECT pg_terminate_backend(:pid)", pid=pid)
+        deadline = time.monotonic() + 5
+        while not (hub.live and hub.server_pid != pid):
+            assert time.monotonic() < deadline, "the hub did not reconnect"
+            await asyncio.sleep(0.02)
+        await post("step", {"bars": 2})
+        events = await sse.quiet(0.4)
+    assert bars_of(events) == [bar(1), bar(2)]

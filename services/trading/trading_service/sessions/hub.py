@@ -87,6 +87,7 @@ class StreamHub:
         self._task: asyncio.Task[None] | None = None
         self.live = False
         self.notifications = 0
+        self.server_pid: int | None = None  # the LISTEN connection's backend
 
     # --- streams ---
 
@@ -179,6 +180,7 @@ class StreamHub:
                 await conn.add_listener(SESSIONS_CHANNEL, self._on_session)
                 await conn.add_listener(CANDLES_CHANNEL, self._on_candles)
                 await self._measure(conn)
+                self.server_pid = conn.get_server_pid()
                 # Listening from here on: whatever changed before, the woken streams read.
                 self.live = True
                 self.bars.invalidate(None)
