@@ -259,6 +259,7 @@ def create_resource_app(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        read_pool_size=settings.db_read_pool_size,
     )
     verifier = TokenVerifier(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
     tasks: list[asyncio.Task[None]] = []

@@ -26,8 +26,12 @@ class ServiceSettings(BaseSettings):
 
     environment: str = "development"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    # Per process. The ORM pool serves writes and transactions; no overflow: a connection
+    # opened (and closed) per request at peaks costs more than waiting for a pooled one.
     db_pool_size: int = 20
-    db_max_overflow: int = 10
+    db_max_overflow: int = 0
+    # Plain asyncpg connections for hot one-statement reads (`Database.reader()`).
+    db_read_pool_size: int = 10
     log_level: str = "INFO"
     # Token verification (trading, auction); auth uses the same values to sign.
     jwt_issuer: str = "http://127.0.0.1:8080/auth"
@@ -46,6 +50,6 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> ServiceSettings:
-        if self.db_pool_size < 1:
-            raise ValueError("db_pool_size must be >= 1")
+        if self.db_pool_size < 1 or self.db_read_pool_size < 1:
+            raise ValueError("db_pool_size and db_read_pool_size must be >= 1")
         return self

@@ -1,9 +1,11 @@
-"""Request-scoped dependencies: the request's connection, its ORM session, its driver
-connection for fast reads, and the authenticated principal.
+"""Request-scoped dependencies: the database session, a connection for fast reads, and the
+authenticated principal.
 
-A request checks out one pooled connection (`ConnectionDep`) and never a second: the ORM
-session (`SessionDep`) is bound to it, and the hot reads use its asyncpg connection
-(`ReadDep`) outside any transaction until the session begins one.
+A request never waits for a connection while holding one of the same pool (under load, a
+pool of holders that each wait for a second one deadlocks): `SessionDep` checks out lazily,
+on its first statement, and a dependency that reads on a connection of its own
+(`VisibleSession`) releases it before the route runs. `ReadDep` is for routes that only
+read: a `Database.reader()` asyncpg connection, outside any transaction.
 """
 
 from __future__ import annotations
@@ -12,29 +14,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.db import driver
 from servicekit.security import Principal
 
 
-async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.db.connection() as conn:
-        yield conn
-
-
-# scope="function": released (and the session committed) before the response is sent, so a
-# failed commit is reported, and a streamed response holds no connection (see servicekit.db).
-ConnectionDep = Annotated[AsyncConnection, Depends(_connection, scope="function")]
-
-
-async def _session(request: Request, conn: ConnectionDep) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.db.session(bind=conn) as session:
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.session() as session:
         yield session
 
 
-async def _read(conn: ConnectionDep) -> Any:
-    return await driver(conn)
+async def _read(request: Request) -> AsyncIterator[Any]:
+    async with request.app.state.db.reader() as conn:
+        yield conn
 
 
 async def _principal(request: Request) -> Principal:
@@ -42,7 +34,8 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
+# scope="function": the session commits (and a connection goes back to the pool) before the
+# response is sent, so a failed commit is reported and a streamed response holds nothing.
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
-# The request connection's asyncpg connection (`asyncpg.Connection`): one-statement reads.
-ReadDep = Annotated[Any, Depends(_read)]
+ReadDep = Annotated[Any, Depends(_read, scope="function")]  # an asyncpg.Connection
 PrincipalDep = Annotated[Principal, Depends(_principal)]

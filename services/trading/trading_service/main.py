@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from servicekit.app import create_resource_app
+from servicekit.fastpath import FastRead, install_fast_reads
 
 from .config import Settings, get_settings
 from .errors import render_error
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from .orders.router import router as orders_router
     from .positions.router import router as positions_router
     from .reports.router import router as reports_router
+    from .sessions import fast as sessions_fast
     from .sessions.router import router as sessions_router
 
     app.include_router(sessions_router)
@@ -43,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(instruments_router)
     app.include_router(candles_router)
+    # The hottest reads, answered before routing when they can be (servicekit.fastpath).
+    install_fast_reads(app, [FastRead("/sessions/{session_id}", sessions_fast.get_session)])
     # One LISTEN connection per process for the event streams (sessions/stream.py).
     stream_hub.install(app, settings.database_url)
     return app

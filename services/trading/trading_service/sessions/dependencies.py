@@ -11,13 +11,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import Database, driver
 from servicekit.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from servicekit.security import Principal
 
-from ..dependencies import ConnectionDep, PrincipalDep, ReadDep, SessionDep
+from ..dependencies import PrincipalDep, SessionDep
 from ..replay import clock
 from . import repository as repo
 from .lifecycle import STARTED
@@ -166,13 +166,10 @@ def authorize(principal: Principal, user_id: int) -> None:
         raise Forbidden("Not the owner of this session")
 
 
-async def visible(
-    read: Any, conn: AsyncConnection, database: Database, principal: Principal, session_id: int
-) -> SessionView:
-    """The session and its clock in one statement on the request's connection (`read`, no
-    transaction). Only when that clock reached the session's end or a bar on which something
-    may fill does it take the slow path: `clock.settle` in a transaction on the same
-    connection (`conn`), which locks the row and lets the engine process those bars."""
+async def visible(read: Any, principal: Principal, session_id: int) -> SessionView | None:
+    """The session and its clock in one statement on an asyncpg connection (`read`, outside a
+    transaction: one round trip), or None when that clock reached the session's end or a bar
+    on which something may fill: the caller then `settled()` it in a transaction."""
     values = await repo.read_clocked(read, session_id)
     if values is None:
         raise NotFound("Session not found")
@@ -185,13 +182,18 @@ async def visible(
         values["last_ts"],
         values["more"],
     )
-    if not clock.needs_settling(values["next_event_ts"], values["timeframe"], reading):
-        return SessionView(reading, values=values)
-    async with database.session(bind=conn) as db:
-        trading_session = await repo.get(db, session_id)
-        if trading_session is None:  # deleted since
-            raise NotFound("Session not found")
-        reading = (await clock.settle(db, [trading_session]))[0]
+    if clock.needs_settling(values["next_event_ts"], values["timeframe"], reading):
+        return None
+    return SessionView(reading, values=values)
+
+
+async def settled(db: AsyncSession, session_id: int) -> SessionView:
+    """The slow path of `visible`: `clock.settle` locks the row and lets the engine process
+    the bars revealed (the access rule was checked by `visible`; ownership never changes)."""
+    trading_session = await repo.get(db, session_id)
+    if trading_session is None:  # deleted since
+        raise NotFound("Session not found")
+    reading = (await clock.settle(db, [trading_session]))[0]
     return SessionView(reading, row=trading_session)
 
 
@@ -206,17 +208,15 @@ async def locked(db: AsyncSession, principal: Principal, session_id: int) -> Loc
 
 
 async def visible_owner(
-    request: Request,
-    conn: AsyncConnection,
-    principal: Principal,
-    session_id: int | None,
-    missing: str,
+    db: AsyncSession, principal: Principal, session_id: int | None, missing: str
 ) -> SessionView:
     """The settled session of a position, order or report (`session_id` None: it does not
-    exist, 404 `missing`): the child follows its session's access rule."""
+    exist, 404 `missing`): the child follows its session's access rule. Read on `db`'s
+    connection, which the child's lookup already holds."""
     if session_id is None:
         raise NotFound(missing)
-    return await visible(await driver(conn), conn, request.app.state.db, principal, session_id)
+    read = await driver(await db.connection())
+    return await visible(read, principal, session_id) or await settled(db, session_id)
 
 
 async def locked_owner(
@@ -228,10 +228,17 @@ async def locked_owner(
     return await locked(db, principal, session_id)
 
 
-async def _visible_session(
-    request: Request, session_id: int, conn: ConnectionDep, read: ReadDep, principal: PrincipalDep
-) -> SessionView:
-    return await visible(read, conn, request.app.state.db, principal, session_id)
+async def _visible_session(request: Request, session_id: int) -> SessionView:
+    # One dependency without sub-dependencies (each level costs), holding its read connection
+    # only while it reads: a route's session, checked out later, never waits while holding it.
+    principal = await request.app.state.authenticator(request)
+    database: Database = request.app.state.db
+    async with database.reader() as read:
+        view = await visible(read, principal, session_id)
+    if view is None:
+        async with database.session() as db:
+            view = await settled(db, session_id)
+    return view
 
 
 async def _locked_session(

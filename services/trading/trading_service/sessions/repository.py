@@ -76,8 +76,8 @@ COLUMNS: tuple[str, ...] = tuple(c.key for c in T.__table__.columns)
 # `current_ts` (`found`, `last_ts`) and whether a bar follows it (`more`), all over the
 # instrument's bars at the session's timeframe up to `end_ts`. `clock.reading_of` turns the
 # last five into a reading. One round trip, no transaction: the statement is one snapshot.
-_READ_CLOCKED = f"""
-SELECT {", ".join(f"s.{c}" for c in COLUMNS)}, c.now_, d.due, n.found, n.last_ts, m.more
+_READ_CLOCKED = """
+SELECT {columns}, c.now_, d.due, n.found, n.last_ts, m.more
 FROM trading_sessions s
 CROSS JOIN LATERAL (SELECT clock_timestamp() AS now_) c
 CROSS JOIN LATERAL (
@@ -102,7 +102,7 @@ LEFT JOIN LATERAL (
     ) AS more
 ) m ON n.found = d.due
 WHERE s.id = $1
-"""
+""".format(columns=", ".join(f"s.{c}" for c in COLUMNS))  # noqa: S608 (model names)
 
 
 async def read_clocked(conn: Any, session_id: int) -> Any:
