@@ -70,6 +70,22 @@ async def driver(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+def _read_connection_class() -> Any:
+    import asyncpg
+
+    class ReadConnection(asyncpg.Connection):
+        """A `Database.reader()` connection: its users only read, one statement at a time,
+        so they leave no session state (no SET, LISTEN, cursor, advisory lock) and the
+        pool's reset on release (`RESET ALL; UNLISTEN *; ...`, a round trip per request)
+        has nothing to undo; a transaction an error left open is still rolled back."""
+
+        async def reset(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg signature)
+            if self.is_in_transaction():
+                await self.execute("ROLLBACK", timeout=timeout)
+
+    return ReadConnection
+
+
 class Database:
     """Owns the engine of one service; `session()` is the request-scoped unit of work."""
 
@@ -146,6 +162,7 @@ class Database:
                     timeout=5,
                     command_timeout=60,
                     server_settings={"timezone": "UTC"},
+                    connection_class=_read_connection_class(),
                 )
         return self._read_pool
 

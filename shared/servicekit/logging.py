@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -60,8 +62,48 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class AccessLine:
+    """The access log's one line per request, written straight to the configured stream.
+
+    The same JSON object `JsonFormatter` would write for `access_log.info("request",
+    extra=fields)`, without a LogRecord, the formatter's pass over every attribute and the
+    redaction of values known to be safe (method, route, status, duration, client, request
+    id): a fifth of a small read's CPU went there. The path is still redacted (a token in a
+    URL is masked); the query string is never given.
+    """
+
+    def __init__(self) -> None:
+        self.service = "-"
+        self.stream: Any = None
+        self.logger = logging.getLogger("access")
+
+    def write(self, rid: str | None, path: str, fields: dict[str, Any]) -> None:
+        if self.stream is None or not self.logger.isEnabledFor(logging.INFO):
+            if self.logger.isEnabledFor(logging.INFO):
+                self.logger.info("request", extra={"path": redact(path), **fields})
+            return
+        entry: dict[str, Any] = {
+            "ts": datetime.now(UTC),
+            "level": "info",
+            "service": self.service,
+            "logger": "access",
+            "msg": "request",
+        }
+        if rid:
+            entry["request_id"] = rid
+        entry["path"] = redact(path)
+        entry.update(fields)
+        self.stream.write(orjson.dumps(entry, option=orjson.OPT_UTC_Z).decode() + "\n")
+        self.stream.flush()
+
+
+access_line = AccessLine()
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
+    access_line.service = service
+    access_line.stream = handler.stream
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import uuid
@@ -13,9 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logging import request_id_var
-
-access_log = logging.getLogger("access")
+from .logging import access_line, request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -29,6 +26,10 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+# Methods are label values only when standard: a client inventing methods adds no series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _route_template(scope: Scope) -> str:
@@ -45,6 +46,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # (method, route, status) -> its counter and histogram children: `labels()` takes a
+        # lock and builds a key on every call. Bounded like the labels themselves.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,15 +85,23 @@ class RequestContextMiddleware:
             route = _route_template(scope)
             method = scope.get("method", "")
             if route not in ("/metrics",):
-                HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-                HTTP_LATENCY.labels(self.service, method, route).observe(elapsed)
+                key = (method if method in _METHODS else "OTHER", route, status)
+                children = self._children.get(key)
+                if children is None:
+                    children = (
+                        HTTP_REQUESTS.labels(self.service, key[0], route, str(status)),
+                        HTTP_LATENCY.labels(self.service, key[0], route),
+                    )
+                    self._children[key] = children
+                children[0].inc()
+                children[1].observe(elapsed)
             if route not in ("/healthz", "/readyz", "/metrics"):
                 client = scope.get("client")
-                access_log.info(
-                    "request",
-                    extra={
+                access_line.write(
+                    rid,
+                    scope.get("path", ""),  # never the query: it may carry secrets
+                    {
                         "method": method,
-                        "path": scope.get("path", ""),  # never the query: it may carry secrets
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),
