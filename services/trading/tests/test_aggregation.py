@@ -273,7 +273,7 @@ async def test_stepwise_aggregation_equals_direct_aggregation_on_realistic_data(
     ... W1 from D1 gives exactly what aggregating the M1 bars directly gives."""
     iid = await make_instrument(client, tokens)
     bars = generate(INSTRUMENTS[1], DEMO_END - timedelta(days=15), DEMO_END)
-    body = "timestamp,open,high,low,close,volume\n" + "".join(bars.lines)
+    body = "timestamp,open,high,low,close,volume\n" + "".join(bars.csv_lines())
     resp = await client.post(
         f"/instruments/{iid}/candles",
         content=body,

@@ -31,13 +31,17 @@ def test_generator_is_deterministic_valid_and_closed_on_weekends() -> None:
     start = DEMO_END - timedelta(days=15)
     a = generate(spec, start, DEMO_END)
     b = generate(spec, start, DEMO_END)
-    assert a.lines == b.lines and a.count == len(a.lines)
+    lines = a.csv_lines()
+    assert lines == b.csv_lines() and a.count == len(lines)
     # 15 days hold two weekends and Christmas: far fewer bars than minutes.
     assert 8000 < a.count < 15 * 1440
-    # Every generated bar passes the import's own validation (grid, OHLC, no duplicates).
-    parsed = parse_csv((",".join(HEADER) + "\n" + "".join(a.lines)).encode(), Timeframe.M1)
+    # Every generated bar passes the import's own validation (grid, OHLC, no duplicates),
+    # and prices carry the instrument's digits.
+    parsed = parse_csv((",".join(HEADER) + "\n" + "".join(lines)).encode(), Timeframe.M1)
     assert parsed.errors == [] and parsed.count == a.count
-    times = [datetime.fromisoformat(line.split(",", 1)[0]) for line in a.lines]
+    assert parsed.csv_lines() == lines
+    assert all(len(line.split(",")[1].split(".")[1]) == spec.digits for line in lines)
+    times = [datetime.fromisoformat(line.split(",", 1)[0]) for line in lines]
     assert all(market_open(t) for t in times)
     assert times == sorted(times)
     # Gaps exist beyond the closes (missing minutes when nothing traded).
@@ -89,3 +93,4 @@ async def test_seed_runs_once_and_a_new_user_can_read_bars_at_once(
     assert "nothing to do" in said[0]
     again = (await client.get("/instruments", headers=tokens.headers(7))).json()
     assert again["total"] == 3
+

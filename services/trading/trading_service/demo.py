@@ -1,12 +1,14 @@
 """Demo data for `make run`: real-looking instruments with a year of M1 bars each, seeded on
 the first start only (`python -m trading_service.demo`; a second run does nothing).
 
-The bars are synthetic, from a seeded generator, so every machine gets the same data:
+The bars are synthetic, from a seeded numpy generator (the locked numpy version), so every
+machine gets the same data:
 geometric Brownian motion whose volatility drifts between calm and busy regimes, an intraday
 pattern (quiet Asian hours, busy London/New York overlap), rare news jumps, missing minutes
 when nothing traded, and the FX week: no bars from Friday 22:00 UTC to Sunday 22:00 UTC, with
-a price gap over the weekend and the Christmas and New Year holidays closed. They are stored
-through the import's bulk path (COPY, then aggregation to every timeframe).
+a price gap over the weekend and the Christmas and New Year holidays closed. Prices are made
+as integer ticks, so they are exact decimals of the instrument's digits. They are stored
+through the import's bulk path (binary COPY of the bars and every timeframe's aggregates).
 
 `TRADING_DEMO_BARS_DAYS` (or `seed(days=...)`) makes a shorter history, e.g. for tests.
 """
@@ -14,14 +16,16 @@ through the import's bulk path (COPY, then aggregation to every timeframe).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +35,7 @@ from servicekit.db import Database
 
 from . import models  # noqa: F401  (every table registered)
 from .candles import service as candles_service
+from .candles.bulk import Bars, column
 from .candles.importer import ParsedCandles
 from .config import get_settings
 from .instruments import repository as instruments_repo
@@ -96,66 +101,67 @@ def market_open(ts: datetime) -> bool:
     return ts.date() not in HOLIDAYS
 
 
+def _open_minutes(start: datetime, end: datetime) -> npt.NDArray[np.int64]:
+    """Unix seconds of the minutes in [start, end) when the market is open (see market_open)."""
+    t = np.arange(int(start.timestamp()), int(end.timestamp()), 60, dtype=np.int64)
+    day = t // 86400
+    weekday, hour = (day + 3) % 7, t // 3600 % 24  # 1970-01-01 was a Thursday
+    closed = (weekday == 5) | ((weekday == 4) & (hour >= 22)) | ((weekday == 6) & (hour < 22))
+    holidays = [(d - date(1970, 1, 1)).days for d in HOLIDAYS]
+    return t[~closed & ~np.isin(day, holidays)]
+
+
 def generate(spec: DemoInstrument, start: datetime, end: datetime) -> ParsedCandles:
     """M1 bars with open times in [start, end), as a validated-by-construction import."""
-    rng = random.Random(spec.seed)
-    gauss, rand = rng.gauss, rng.random
+    rng = np.random.default_rng(spec.seed)
     sigma = spec.annual_volatility / math.sqrt(MINUTES_PER_YEAR)
     k = 1 / (3 * 1440)  # the volatility regime reverts over about three trading days
     eta = 0.45 * math.sqrt(2 * k)  # stationary spread of the log-regime: about 0.45
-    digits = spec.digits
-    fmt = f"{{:.{digits}f}}"
-    tick = 10.0**-digits
-    out = ParsedCandles()
-    lines = out.lines
-    price = spec.start_price
-    log_regime = 0.0
-    closed = False
-    outage = 0
-    minute = timedelta(minutes=1)
-    ts = start
-    while ts < end:
-        if not market_open(ts):
-            closed = True
-            ts += minute
-            continue
-        activity = ACTIVITY[ts.hour]
-        log_regime += -k * log_regime + eta * gauss(0.0, 1.0)
-        vol = sigma * activity * math.exp(log_regime)
-        if closed:
-            # The first bar after a weekend or holiday opens away from the last close.
-            price *= math.exp(gauss(0.0, sigma * 25))
-            closed = False
-        if outage:
-            outage -= 1
-            ts += minute
-            continue
-        if rand() < 0.00004:
-            outage = rng.randint(3, 25)  # a feed outage: a run of missing minutes
-        if rand() < 0.03 * (1.6 - activity) / 1.6:
-            ts += minute  # nothing traded this minute (more often in quiet hours)
-            continue
-        ret = gauss(0.0, vol)
-        if rand() < 0.0002:
-            ret += gauss(0.0, sigma * 12)  # a news spike
-        o = price
-        c = o * math.exp(ret)
-        wick = abs(vol) * o
-        hi = max(o, c) + abs(gauss(0.0, 0.6)) * wick
-        lo = min(o, c) - abs(gauss(0.0, 0.6)) * wick
-        os_, cs = fmt.format(o), fmt.format(c)
-        ro, rc = float(os_), float(cs)
-        rh = max(round(hi, digits), ro, rc)
-        rl = max(min(round(lo, digits), ro, rc), tick)
-        volume = 1 + int(spec.ticks_per_minute * activity * math.exp(log_regime) * (0.4 + rand()))
-        lines.append(f"{ts.isoformat()},{os_},{fmt.format(rh)},{fmt.format(rl)},{cs},{volume}\n")
-        if out.first_ts is None:
-            out.first_ts = ts
-        out.last_ts = ts
-        price = rc  # the next bar opens at this close
-        ts += minute
-    out.count = len(lines)
-    return out
+    t = _open_minutes(start, end)
+    n = len(t)
+    activity = np.array(ACTIVITY)[t // 3600 % 24]
+    shocks = (eta * rng.standard_normal(n)).tolist()
+    log_regime = np.fromiter(
+        itertools.accumulate(shocks, lambda x, e: x - k * x + e), dtype=np.float64, count=n
+    )
+    vol = sigma * activity * np.exp(log_regime)
+    # The first bar after a weekend or holiday opens away from the last close.
+    reopen = np.diff(t, prepend=t[:1]) > 60
+    gaps = np.where(reopen, rng.normal(0.0, sigma * 25, n), 0.0)
+    # A feed outage: a run of 3 to 25 missing minutes; quiet minutes trade less often.
+    outage = np.zeros(n + 27, dtype=np.int64)
+    starts = np.flatnonzero(rng.random(n) < 0.00004)
+    np.add.at(outage, starts + 1, 1)
+    np.add.at(outage, starts + 1 + rng.integers(3, 26, len(starts)), -1)
+    traded = (np.cumsum(outage)[:n] == 0) & (rng.random(n) >= 0.03 * (1.6 - activity) / 1.6)
+    ret = rng.normal(0.0, 1.0, n) * vol
+    ret += np.where(rng.random(n) < 0.0002, rng.normal(0.0, sigma * 12, n), 0.0)  # news
+    log_price = math.log(spec.start_price) + np.cumsum(np.where(traded, ret, 0.0) + gaps)
+    ticks = 10.0**spec.digits
+    close = np.maximum(np.rint(np.exp(log_price) * ticks).astype(np.int64), 2)[traded]
+    # Each bar opens at the previous close (the last one before a gap, too).
+    open_ = np.concatenate(([round(spec.start_price * ticks)], close[:-1]))
+    wick = vol[traded] * open_
+    high = np.rint(np.maximum(open_, close) + np.abs(rng.normal(0, 0.6, len(close))) * wick)
+    low = np.rint(np.minimum(open_, close) - np.abs(rng.normal(0, 0.6, len(close))) * wick)
+    high = np.maximum(high.astype(np.int64), np.maximum(open_, close))
+    low = np.maximum(np.minimum(low.astype(np.int64), np.minimum(open_, close)), 1)
+    volume = 1 + (
+        spec.ticks_per_minute
+        * (activity * np.exp(log_regime))[traded]
+        * (0.4 + rng.random(len(close)))
+    ).astype(np.int64)
+    digits = np.full(len(close), spec.digits, dtype=np.uint8)
+    return ParsedCandles.of(
+        Bars(
+            t[traded],
+            column(open_, digits),
+            column(high, digits),
+            column(low, digits),
+            column(close, digits),
+            column(volume, np.zeros(len(close), dtype=np.uint8)),
+        )
+    )
 
 
 async def _seed(

@@ -6,8 +6,7 @@ AsyncSession first, timestamps are timezone-aware UTC datetimes, results are ord
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..timeframes import EPOCH_MONDAY, Timeframe, aggregation_sources
+from .bulk import COPY_HEADER, COPY_TRAILER
 from .schemas import Bar
 
 __all__ = [
@@ -371,17 +371,17 @@ async def _driver_connection(s: AsyncSession) -> Any:
     return driver
 
 
-async def has_bars_in_range(
-    s: AsyncSession, instrument_id: int, tf: Timeframe, first_ts: datetime, last_ts: datetime
+async def has_bars_between(
+    s: AsyncSession, instrument_id: int, tf: Timeframe, lo: datetime, hi: datetime
 ) -> bool:
-    """Whether any bar exists with first_ts <= ts <= last_ts."""
+    """Whether any bar at `tf` exists with lo <= ts < hi."""
     value = (
         await s.execute(
             text(
                 "SELECT EXISTS (SELECT 1 FROM candles WHERE instrument_id = :iid "
-                "AND timeframe = :tf AND ts >= :first AND ts <= :last)"
+                "AND timeframe = :tf AND ts >= :lo AND ts < :hi)"
             ),
-            {"iid": instrument_id, "tf": tf.value, "first": first_ts, "last": last_ts},
+            {"iid": instrument_id, "tf": tf.value, "lo": lo, "hi": hi},
         )
     ).scalar_one()
     return bool(value)
@@ -397,33 +397,38 @@ async def has_any_bars(s: AsyncSession, instrument_id: int) -> bool:
     return bool(value)
 
 
-async def copy_new_bars(s: AsyncSession, payload: bytes) -> None:
-    """COPY CSV rows (all of _COPY_COLUMNS) straight into candles: none may exist yet."""
+async def _copy_binary(s: AsyncSession, table: str, chunks: Iterable[bytes]) -> None:
     driver = await _driver_connection(s)
+
+    async def source() -> AsyncIterator[bytes]:
+        yield COPY_HEADER
+        for chunk in chunks:  # encoded while the server stores the previous one
+            yield chunk
+        yield COPY_TRAILER
+
     await driver.copy_to_table(
-        "candles", source=io.BytesIO(payload), columns=_COPY_COLUMNS, format="csv", timeout=None
+        table, source=source(), columns=_COPY_COLUMNS, format="binary", timeout=None
     )
 
 
-async def upsert_bars(s: AsyncSession, payload: bytes) -> tuple[int, int]:
-    """COPY CSV rows into a scratch table, then insert-or-update them.
+async def copy_bars(s: AsyncSession, chunks: Iterable[bytes]) -> None:
+    """Binary COPY rows (all of _COPY_COLUMNS, see bulk.copy_rows) straight into candles:
+    none of them may exist yet."""
+    await _copy_binary(s, "candles", chunks)
+
+
+async def upsert_bars(s: AsyncSession, chunks: Iterable[bytes]) -> tuple[int, int]:
+    """Binary COPY rows into a scratch table, then insert-or-update them.
 
     Returns (inserted, updated): bars that were new, and bars that already existed (whose
     values were replaced where they differed).
     """
-    driver = await _driver_connection(s)
     await s.execute(
         text(
             "CREATE TEMPORARY TABLE candle_import (LIKE candles INCLUDING DEFAULTS) ON COMMIT DROP"
         )
     )
-    await driver.copy_to_table(
-        "candle_import",
-        source=io.BytesIO(payload),
-        columns=_COPY_COLUMNS,
-        format="csv",
-        timeout=None,
-    )
+    await _copy_binary(s, "candle_import", chunks)
     inserted = (
         await s.execute(
             text(

@@ -52,18 +52,17 @@ _IMPORT_BODY: dict[str, Any] = {
 }
 
 
-async def _read_body(request: Request, max_bytes: int) -> bytes:
+async def _read_body(request: Request, max_bytes: int) -> bytearray:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"Request body exceeds {max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
+    # One growing buffer, not a list of chunks joined at the end: half the peak memory.
+    body = bytearray()
     async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
+        if len(body) + len(chunk) > max_bytes:
             raise PayloadTooLarge(f"Request body exceeds {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+    return body
 
 
 @router.post(
