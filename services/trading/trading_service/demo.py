@@ -1,5 +1,6 @@
-"""Demo data for `make run`: real-looking instruments with a year of M1 bars each, seeded on
-the first start only (`python -m trading_service.demo`; a second run does nothing).
+"""Demo data for `make run`: real-looking instruments with M1 bars from 2024-01-01 to the end of
+2025 each, seeded on the first start only (`python -m trading_service.demo`; a second run does
+nothing).
 
 The bars are synthetic, from a seeded numpy generator (the locked numpy version), so every
 machine gets the same data:
@@ -10,7 +11,8 @@ a price gap over the weekend and the Christmas and New Year holidays closed. Pri
 as integer ticks, so they are exact decimals of the instrument's digits. They are stored
 through the import's bulk path (binary COPY of the bars and every timeframe's aggregates).
 
-`TRADING_DEMO_BARS_DAYS` (or `seed(days=...)`) makes a shorter history, e.g. for tests.
+`TRADING_DEMO_BARS_DAYS` (or `seed(days=...)`) makes a shorter history ending at DEMO_END,
+e.g. for tests.
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ from .instruments import service as instruments_service
 from .instruments.schemas import InstrumentCreate
 from .timeframes import Timeframe
 
-# The history ends on the last Friday close before 2026: fixed, so the data is reproducible.
+# The history runs from New Year 2024 (seed 000's example session is January 2024) to the last
+# Friday close before 2026: fixed, so the data is reproducible.
+DEMO_START = datetime(2024, 1, 1, tzinfo=UTC)
 DEMO_END = datetime(2025, 12, 26, 22, 0, tzinfo=UTC)
-HOLIDAYS = frozenset({date(2024, 12, 25), date(2025, 1, 1), date(2025, 12, 25)})
+HOLIDAYS = frozenset({date(2024, 1, 1), date(2024, 12, 25), date(2025, 1, 1), date(2025, 12, 25)})
 MINUTES_PER_YEAR = 260 * 24 * 60  # trading minutes in an FX year
 _LOCK_KEY = 0x7472_6164_656D_6F  # "trademo": one seeder at a time
 
@@ -53,7 +57,7 @@ _LOCK_KEY = 0x7472_6164_656D_6F  # "trademo": one seeder at a time
 class DemoSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRADING_DEMO_", extra="ignore")
 
-    bars_days: int = 364
+    bars_days: int | None = None  # None: from DEMO_START
 
 
 @dataclass(frozen=True)
@@ -210,9 +214,9 @@ async def seed(
     One transaction: a failed run leaves nothing behind, and the next start tries again.
     """
     days = DemoSettings().bars_days if days is None else days
-    if days < 1:
+    if days is not None and days < 1:
         raise ValueError("days must be >= 1")
-    start = end - timedelta(days=days)
+    start = DEMO_START if days is None else end - timedelta(days=days)
     url = asyncpg_dsn(database_url or get_settings().database_url)
     db = Database(url, pool_size=1, max_overflow=0)
     began = time.perf_counter()
