@@ -161,7 +161,8 @@ class Database:
                     max_inactive_connection_lifetime=300,
                     timeout=5,
                     command_timeout=60,
-                    server_settings={"timezone": "UTC"},
+                    # DateStyle pinned: reads may format timestamps as text in SQL.
+                    server_settings={"timezone": "UTC", "DateStyle": "ISO, YMD"},
                     connection_class=_read_connection_class(),
                 )
         return self._read_pool

@@ -8,9 +8,11 @@ test per builder holds its output equal to the model's.
 
 from __future__ import annotations
 
+from hashlib import sha1
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.responses import Response
 
 _OPTIONS = orjson.OPT_UTC_Z
@@ -29,3 +31,29 @@ class JSONBytesResponse(Response):
         if isinstance(content, bytes):
             return content
         return dumps(content)
+
+
+def etag_of(body: bytes) -> str:
+    """A strong validator of a body: equal bodies, equal tags, whatever produced them. SHA-1
+    for speed (hardware-assisted: a third of BLAKE2's time on a 45 KB body); a validator
+    needs no collision resistance against an attacker, who could only fool their own cache."""
+    return '"' + sha1(body, usedforsecurity=False).hexdigest() + '"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def conditional_json(request_headers: Headers, body: bytes, *, cache_control: str) -> Response:
+    """`body` with an `ETag` of its content and `cache_control`; 304 (no body) when the
+    client's `If-None-Match` already names that content (RFC 9110 13.1.2)."""
+    etag = etag_of(body)
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if_none_match = request_headers.get("if-none-match")
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return JSONBytesResponse(body, headers=headers)

@@ -46,7 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(instruments_router)
     app.include_router(candles_router)
     # The hottest reads, answered before routing when they can be (servicekit.fastpath).
-    install_fast_reads(app, [FastRead("/sessions/{session_id}", sessions_fast.get_session)])
+    install_fast_reads(
+        app,
+        [
+            FastRead("/sessions/{session_id}", sessions_fast.get_session),
+            FastRead("/sessions/{session_id}/candles", sessions_fast.session_candles),
+        ],
+    )
     # One LISTEN connection per process for the event streams (sessions/stream.py).
     stream_hub.install(app, settings.database_url)
     return app

@@ -3,7 +3,9 @@ past its `end_ts`. The one seam between the replay clock and the candle store.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +22,7 @@ __all__ = [
     "last_bar_at_or_before",
     "nth_bar_after",
     "revealed_between",
+    "visible_window_json",
 ]
 
 _TICK = timedelta(microseconds=1)
@@ -68,17 +71,20 @@ async def last_bar_at_or_before(
     return await candles_repo.last_bar_at_or_before(s, sess.instrument_id, _tf(sess), limit)
 
 
-async def visible_bars(
-    s: AsyncSession,
-    sess: TradingSession,
+async def visible_window_json(
+    read: Any,
+    sess: Mapping[str, Any],
     *,
     until_ts: datetime,
     limit: int,
     before: datetime | None,
-) -> list[Bar]:
-    """At most `limit` bars with open time <= `until_ts` (and < `before`), oldest first."""
-    return await candles_repo.latest_bars(
-        s, sess.instrument_id, _tf(sess), until_ts=until_ts, limit=limit, before=before
+) -> str:
+    """At most `limit` bars of a session (its row's values) with open time <= `until_ts`
+    (and < `before`), oldest first, as a JSON array (`candles.latest_window_json`, on a
+    `Database.reader()` connection)."""
+    tf = Timeframe(sess["timeframe"])
+    return await candles_repo.latest_window_json(
+        read, sess["instrument_id"], tf, until_ts=until_ts, limit=limit, before=before
     )
 
 

@@ -119,6 +119,14 @@ class SessionView:
         return self._row
 
     @property
+    def values(self) -> Mapping[str, Any]:
+        """The row's columns by name (as stored: the clock's reading is `reading`)."""
+        if self._values is None:
+            assert self._row is not None
+            self._values = {c: getattr(self._row, c) for c in repo.COLUMNS}
+        return self._values
+
+    @property
     def status(self) -> str:
         return self.reading.status
 
@@ -131,10 +139,7 @@ class SessionView:
 
     def json(self) -> dict[str, Any]:
         """`out()`'s JSON without the model (`servicekit.responses`)."""
-        values = self._values
-        if values is None:
-            values = {c: getattr(self.row, c) for c in repo.COLUMNS}
-        return session_json(values, status=self.status, current_ts=self.current_ts)
+        return session_json(self.values, status=self.status, current_ts=self.current_ts)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator
 
-from servicekit.responses import JSONBytesResponse
+from servicekit.responses import JSONBytesResponse, conditional_json
 
 from ..db import idempotency
-from ..dependencies import PrincipalDep, SessionDep
+from ..dependencies import PrincipalDep, ReadDep, SessionDep
 from ..errors import responses
 from . import repository as repo
 from . import service, stream
@@ -135,19 +135,25 @@ async def seek_session(body: SeekRequest, s: SessionDep, view: LockedSession) ->
     return await service.seek_session(s, view, body)
 
 
-@router.get("/sessions/{session_id}/candles", response_model=SessionCandles, responses=_OWNED)
+@router.get(
+    "/sessions/{session_id}/candles",
+    response_model=SessionCandles,
+    responses={**_OWNED, 304: {"description": "Not modified (If-None-Match)"}},
+)
 async def session_candles(
-    s: SessionDep,
+    request: Request,
     view: VisibleSession,
+    read: ReadDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     before: Annotated[
         datetime | None,
         Query(description="Only bars opening before this instant (pages backwards)"),
         AfterValidator(lambda v: None if v is None else to_utc(v)),
     ] = None,
-) -> SessionCandles:
+) -> Response:
     """Bars at the session's timeframe up to its current_ts, oldest first (no look-ahead)."""
-    return await service.session_candles(s, view, limit=limit, before=before)
+    body, cache = await service.session_candles(read, view, limit=limit, before=before)
+    return conditional_json(request.headers, body, cache_control=cache)
 
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {

@@ -9,13 +9,14 @@ Services flush; the request's session dependency commits.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import BadRequest, Unprocessable
+from servicekit.responses import dumps
 from servicekit.security import Principal
 
-from ..candles.schemas import CandleOut
 from ..replay import bars, clock
 from ..timeframes import Timeframe, available_timeframes
 from . import repository as repo
@@ -24,7 +25,6 @@ from .lifecycle import FINISHED, Action, action_for, check_action
 from .models import SessionStatus, TradingSession
 from .schemas import (
     SeekRequest,
-    SessionCandles,
     SessionCreate,
     SessionList,
     SessionOut,
@@ -67,25 +67,37 @@ async def list_sessions(
     return SessionList(sessions=_outs(rows, readings), total=total, page=page, limit=limit)
 
 
+# A window that ends before `before` <= current_ts is history the clock can no longer change
+# (only an admin's re-import could, hence a short max-age); the latest window changes with
+# the clock, so it is revalidated each time (its ETag still spares the body).
+CANDLES_HISTORY_CACHE = "private, max-age=60"
+CANDLES_LIVE_CACHE = "private, no-cache"
+
+
 async def session_candles(
-    s: AsyncSession, view: SessionView, *, limit: int, before: datetime | None
-) -> SessionCandles:
-    """Bars with open time <= the clock's current_ts as of now (a DRAFT: before start_ts)."""
-    sess = view.row
+    read: Any, view: SessionView, *, limit: int, before: datetime | None
+) -> tuple[bytes, str]:
+    """`SessionCandles`' JSON: bars with open time <= the clock's current_ts as of now (a
+    DRAFT: before start_ts), oldest first, read on `read` (a `Database.reader()`
+    connection); and its Cache-Control."""
+    sess = view.values
     if view.current_ts is None:
-        until = sess.start_ts - _TICK  # not started: history strictly before start_ts only
+        until = sess["start_ts"] - _TICK  # not started: history strictly before start_ts only
     else:
         until = view.current_ts
-    found = await bars.visible_bars(s, sess, until_ts=until, limit=limit, before=before)
-    # Defence in depth: whatever the store returns, nothing after the clock leaves here.
-    candles = [CandleOut.of(b) for b in found if b.ts <= until]
-    return SessionCandles(
-        session_id=sess.id,
-        instrument_id=sess.instrument_id,
-        timeframe=sess.timeframe,
-        current_ts=view.current_ts,
-        candles=candles,
+    # The store's `ts <= until` keeps every bar after the clock out of the array.
+    candles = await bars.visible_window_json(read, sess, until_ts=until, limit=limit, before=before)
+    head = dumps(
+        {
+            "session_id": sess["id"],
+            "instrument_id": sess["instrument_id"],
+            "timeframe": sess["timeframe"],
+            "current_ts": view.current_ts,
+        }
     )
+    body = head[:-1] + b',"candles":' + candles.encode() + b"}"
+    fixed = before is not None and view.current_ts is not None and before <= view.current_ts
+    return body, CANDLES_HISTORY_CACHE if fixed else CANDLES_LIVE_CACHE
 
 
 # --- writes ---

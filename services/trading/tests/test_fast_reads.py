@@ -1,0 +1,239 @@
+"""The hot read paths (issue 9) change no answer.
+
+- `servicekit.fastpath`: GET /sessions/{id} and GET /sessions/{id}/candles answered before
+  FastAPI's routing give the same status, body and headers as the routes themselves, for
+  every case they take (DRAFT, PAUSED, RUNNING, limits) and every case they hand on (errors,
+  `before`, odd queries, a clock that must be settled).
+- The one-statement clock (`read_clocked` + `clock.reading_of`) agrees with the ORM path.
+- Candles carry a content ETag: a repeat with If-None-Match is 304 without a body; a window
+  the clock can no longer change (`before` <= current_ts) may be cached for a minute, the
+  latest window is revalidated every time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from trading_service.replay import clock
+from trading_service.sessions.schemas import SessionOut, session_json
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)  # Monday
+
+in_process = pytest.mark.in_process_only
+
+
+async def _both(client: httpx.AsyncClient, app: Any, url: str, **kw: Any) -> tuple[Any, Any]:
+    """The same request answered with the fast reads on, then off (the routes alone)."""
+    app.state.fast_reads = True
+    fast = await client.get(url, **kw)
+    app.state.fast_reads = False
+    try:
+        slow = await client.get(url, **kw)
+    finally:
+        app.state.fast_reads = True
+    return fast, slow
+
+
+def _same(fast: httpx.Response, slow: httpx.Response) -> None:
+    assert fast.status_code == slow.status_code, (fast.text, slow.text)
+    assert fast.content == slow.content
+    for name in ("content-type", "etag", "cache-control", "www-authenticate"):
+        assert fast.headers.get(name) == slow.headers.get(name), name
+
+
+@pytest.fixture
+async def setup(kit: Any) -> dict[str, Any]:
+    iid = await kit.instrument()
+    await kit.bars(iid, T0, 3 * 1440, timedelta(minutes=1))
+    draft = await kit.session(iid, timeframe="M5")
+    paused = await kit.session(iid, timeframe="M15")
+    owner = kit.tokens.headers(1)
+    await kit.client.post(f"/sessions/{paused['id']}/start", headers=owner)
+    await kit.client.post(
+        f"/sessions/{paused['id']}/seek", json={"ts": "2024-01-02T10:07:00Z"}, headers=owner
+    )
+    await kit.client.post(f"/sessions/{paused['id']}/pause", headers=owner)
+    return {"iid": iid, "draft": draft["id"], "paused": paused["id"], "owner": owner}
+
+
+@in_process
+async def test_fast_session_reads_answer_as_the_route_does(
+    kit: Any, setup: dict[str, Any], trading_app: Any
+) -> None:
+    owner, other = setup["owner"], kit.tokens.headers(2)
+    cases = [
+        (f"/sessions/{setup['draft']}", owner),
+        (f"/sessions/{setup['paused']}", owner),
+        (f"/sessions/{setup['paused']}", kit.admin),
+        (f"/sessions/{setup['paused']}?unknown=1", owner),
+        # handed on: 401, 403, 404 (missing, and past the id column's range)
+        (f"/sessions/{setup['paused']}", {}),
+        (f"/sessions/{setup['paused']}", {"Authorization": "Bearer nonsense"}),
+        (f"/sessions/{setup['paused']}", other),
+        ("/sessions/999999", owner),
+        ("/sessions/99999999999999", owner),
+    ]
+    for url, headers in cases:
+        fast, slow = await _both(kit.client, trading_app, url, headers=headers)
+        _same(fast, slow)
+
+
+@in_process
+async def test_fast_candle_reads_answer_as_the_route_does(
+    kit: Any, setup: dict[str, Any], trading_app: Any
+) -> None:
+    owner = setup["owner"]
+    base = f"/sessions/{setup['paused']}/candles"
+    cases = [
+        base,
+        f"{base}?limit=1",
+        f"{base}?limit=7",
+        f"{base}?limit=5000",
+        f"/sessions/{setup['draft']}/candles",
+        # handed on: validation, `before`, repeated names
+        f"{base}?limit=0",
+        f"{base}?limit=5001",
+        f"{base}?limit=07",
+        f"{base}?limit=x",
+        f"{base}?limit=3&limit=4",
+        f"{base}?before=2024-01-02T09:00:00Z",
+        f"{base}?before=2024-01-02T09:00:00Z&limit=3",
+    ]
+    for url in cases:
+        fast, slow = await _both(kit.client, trading_app, url, headers=owner)
+        _same(fast, slow)
+    fast, slow = await _both(kit.client, trading_app, base)  # no token: 401 either way
+    _same(fast, slow)
+    assert fast.status_code == 401
+
+
+async def test_candles_json_is_the_stored_values_in_order(kit: Any, setup: dict[str, Any]) -> None:
+    """The array PostgreSQL builds: oldest first, `Z` timestamps, the stored decimals as JSON
+    numbers, nothing after current_ts (10:00 is the last M15 bar at 10:07)."""
+    resp = await kit.client.get(
+        f"/sessions/{setup['paused']}/candles?limit=2", headers=setup["owner"]
+    )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["current_ts"] == "2024-01-02T10:00:00Z"
+    assert [c["ts"] for c in body["candles"]] == ["2024-01-02T09:45:00Z", "2024-01-02T10:00:00Z"]
+    stored = await kit.sql(
+        "SELECT open, high, low, close, volume FROM candles WHERE instrument_id = :iid "
+        "AND timeframe = 'M15' AND ts = '2024-01-02T10:00:00Z'",
+        iid=setup["iid"],
+    )
+    candle = body["candles"][1]
+    got = [Decimal(str(candle[k])) for k in ("open", "high", "low", "close", "volume")]
+    assert got == list(stored[0])
+    assert '"ts":"2024-01-02T10:00:00Z"' in resp.text
+
+
+async def test_candles_revalidate_with_their_etag(kit: Any, setup: dict[str, Any]) -> None:
+    owner = setup["owner"]
+    url = f"/sessions/{setup['paused']}/candles?limit=10"
+    first = await kit.client.get(url, headers=owner)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache"  # the clock may move it
+    again = await kit.client.get(url, headers={**owner, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    listed = await kit.client.get(url, headers={**owner, "If-None-Match": f'"x", W/{etag}'})
+    assert listed.status_code == 304
+    stale = await kit.client.get(url, headers={**owner, "If-None-Match": '"something-else"'})
+    assert stale.status_code == 200
+    assert stale.content == first.content
+
+    # One more bar revealed: the window changed, so did its tag.
+    await kit.client.post(f"/sessions/{setup['paused']}/step", headers=owner)
+    moved = await kit.client.get(url, headers={**owner, "If-None-Match": etag})
+    assert moved.status_code == 200
+    assert moved.headers["etag"] != etag
+
+
+async def test_history_windows_may_be_cached(kit: Any, setup: dict[str, Any]) -> None:
+    owner = setup["owner"]
+    base = f"/sessions/{setup['paused']}/candles?limit=3"
+    past = await kit.client.get(f"{base}&before=2024-01-02T09:00:00Z", headers=owner)
+    assert past.status_code == 200
+    assert past.headers["cache-control"] == "private, max-age=60"
+    # `before` after current_ts: the window still ends at the clock, which moves.
+    ahead = await kit.client.get(f"{base}&before=2024-01-03T00:00:00Z", headers=owner)
+    assert ahead.headers["cache-control"] == "private, no-cache"
+
+
+async def test_one_statement_clock_agrees_with_the_orm_path(
+    kit: Any, setup: dict[str, Any]
+) -> None:
+    """A RUNNING M1 clock at 2x whose anchor is 4.4 s old: floor(4.4 x 2) = 8 bars due, so
+    current_ts moves from 10:07 to 10:15 (bars every minute), in both readings."""
+    owner = setup["owner"]
+    sid = setup["paused"]
+    await kit.sql("UPDATE trading_sessions SET timeframe = 'M1' WHERE id = :id", id=sid)
+    await kit.client.put(f"/sessions/{sid}", json={"speed": "2x"}, headers=owner)
+    await kit.client.post(f"/sessions/{sid}/resume", headers=owner)
+    await kit.sql(
+        "UPDATE trading_sessions SET current_ts = '2024-01-02T10:07:00Z', "
+        "anchor_at = clock_timestamp() - interval '4.4 seconds' WHERE id = :id",
+        id=sid,
+    )
+    resp = await kit.client.get(f"/sessions/{sid}", headers=owner)
+    assert resp.json()["current_ts"] == "2024-01-02T10:15:00Z"
+    assert resp.json()["session_status"] == "RUNNING"
+
+
+def test_reading_of_mirrors_read() -> None:
+    """`clock.reading_of` from the statement's columns, by hand: 3 bars due and 3 found
+    with more after: RUNNING on the third; fewer found than due: COMPLETED on the last one
+    found; none found: COMPLETED where it stood; a bar due exactly at the end: COMPLETED."""
+    at = datetime(2024, 1, 2, 10, tzinfo=UTC)
+    later = at + timedelta(minutes=3)
+    running = clock.reading_of("RUNNING", at, 3, 3, later, True)
+    assert (running.status, running.current_ts, running.just_completed) == (
+        "RUNNING",
+        later,
+        False,
+    )
+    short = clock.reading_of("RUNNING", at, 5, 3, later, None)
+    assert (short.status, short.current_ts, short.just_completed) == ("COMPLETED", later, True)
+    none = clock.reading_of("RUNNING", at, 5, 0, None, None)
+    assert (none.status, none.current_ts, none.just_completed) == ("COMPLETED", at, True)
+    end = clock.reading_of("RUNNING", at, 3, 3, later, False)
+    assert (end.status, end.current_ts, end.just_completed) == ("COMPLETED", later, True)
+    idle = clock.reading_of("PAUSED", at, 0, None, None, None)
+    assert (idle.status, idle.current_ts) == ("PAUSED", at)
+
+
+def test_session_json_is_session_out() -> None:
+    """The fast builder writes what `SessionOut` writes, for integral and fractional
+    leverage, a null end_ts and microsecond timestamps."""
+    from trading_service.sessions.models import TradingSession
+
+    for leverage, end in ((Decimal("100.0000"), None), (Decimal("1.5000"), T0)):
+        row = TradingSession(
+            id=7,
+            user_id=3,
+            instrument_id=2,
+            timeframe="M5",
+            session_status="PAUSED",
+            speed="0.5x",
+            start_ts=T0 - timedelta(days=1),
+            end_ts=end,
+            initial_balance=Decimal("10000.50"),
+            leverage=leverage,
+            spread_pts=20,
+            slippage_pts=0,
+            commission_per_fill=Decimal("0.00"),
+            created_at=datetime(2026, 1, 1, 1, 2, 3, 456789, tzinfo=UTC),
+            updated_at=datetime(2026, 1, 1, 1, 2, 4, tzinfo=UTC),
+            current_ts=T0 - timedelta(hours=1),
+        )
+        from servicekit.responses import dumps
+
+        values = {c.key: getattr(row, c.key) for c in TradingSession.__table__.columns}
+        assert dumps(session_json(values)) == SessionOut.build(row).model_dump_json().encode()
