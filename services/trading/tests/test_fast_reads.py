@@ -19,18 +19,33 @@ from typing import Any
 import httpx
 import pytest
 
+from servicekit.fastpath import FAST_READS
 from trading_service.replay import clock
 from trading_service.sessions.schemas import SessionOut, session_json
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # Monday
 
 in_process = pytest.mark.in_process_only
+ANSWERED: list[bool] = []  # per `_both` call: did a fast read answer it
+
+
+def _taken() -> float:
+    return sum(
+        s.value
+        for metric in FAST_READS.collect()
+        for s in metric.samples
+        if s.name.endswith("_total") and s.labels["outcome"] == "answered"
+    )
 
 
 async def _both(client: httpx.AsyncClient, app: Any, url: str, **kw: Any) -> tuple[Any, Any]:
-    """The same request answered with the fast reads on, then off (the routes alone)."""
+    """The same request answered with the fast reads on, then off (the routes alone); a
+    200 with them on must have been answered by a fast read (or was handed on on purpose:
+    the cases that say so)."""
     app.state.fast_reads = True
+    before = _taken()
     fast = await client.get(url, **kw)
+    ANSWERED.append(_taken() > before)
     app.state.fast_reads = False
     try:
         slow = await client.get(url, **kw)
@@ -78,9 +93,11 @@ async def test_fast_session_reads_answer_as_the_route_does(
         ("/sessions/999999", owner),
         ("/sessions/99999999999999", owner),
     ]
+    ANSWERED.clear()
     for url, headers in cases:
         fast, slow = await _both(kit.client, trading_app, url, headers=headers)
         _same(fast, slow)
+    assert ANSWERED == [True] * 4 + [False] * 5
 
 
 @in_process
@@ -104,9 +121,11 @@ async def test_fast_candle_reads_answer_as_the_route_does(
         f"{base}?before=2024-01-02T09:00:00Z",
         f"{base}?before=2024-01-02T09:00:00Z&limit=3",
     ]
+    ANSWERED.clear()
     for url in cases:
         fast, slow = await _both(kit.client, trading_app, url, headers=owner)
         _same(fast, slow)
+    assert ANSWERED == [True] * 5 + [False] * 7
     fast, slow = await _both(kit.client, trading_app, base)  # no token: 401 either way
     _same(fast, slow)
     assert fast.status_code == 401
@@ -237,3 +256,99 @@ def test_session_json_is_session_out() -> None:
 
         values = {c.key: getattr(row, c.key) for c in TradingSession.__table__.columns}
         assert dumps(session_json(values)) == SessionOut.build(row).model_dump_json().encode()
+
+
+@pytest.fixture
+async def traded(kit: Any, setup: dict[str, Any]) -> dict[str, Any]:
+    """The PAUSED session with a closed BUY (a COMMISSION, a PROFIT), an open SELL with
+    levels, an open BUY, and a pending LIMIT far from the market."""
+    owner, sid = setup["owner"], setup["paused"]
+    first = await kit.client.post(
+        f"/sessions/{sid}/positions", json={"side": "BUY", "volume": 1}, headers=owner
+    )
+    assert first.status_code == 201, first.text
+    await kit.client.post(f"/sessions/{sid}/step", json={"bars": 3}, headers=owner)
+    closed = await kit.client.post(f"/positions/{first.json()['id']}/close", headers=owner)
+    assert closed.status_code == 200, closed.text
+    for body in (
+        {"side": "SELL", "volume": 0.5, "stop_loss": 1.2, "take_profit": 1.0},
+        {"side": "BUY", "volume": 0.25},
+    ):
+        made = await kit.client.post(f"/sessions/{sid}/positions", json=body, headers=owner)
+        assert made.status_code == 201, made.text
+    order = await kit.client.post(
+        f"/sessions/{sid}/orders",
+        json={"type": "LIMIT", "side": "BUY", "volume": 1, "price": 1.05},
+        headers=owner,
+    )
+    assert order.status_code == 201, order.text
+    return setup
+
+
+@in_process
+async def test_fast_trading_reads_answer_as_the_routes_do(
+    kit: Any, traded: dict[str, Any], trading_app: Any
+) -> None:
+    owner, sid, draft = traded["owner"], traded["paused"], traded["draft"]
+    cases = []
+    for name, extra in (
+        ("positions", ["status=OPEN", "status=CLOSED", "status=open", "page=2&limit=1"]),
+        ("transactions", ["type=COMMISSION", "type=PROFIT", "type=x", "limit=2&page=2"]),
+        ("account", ["anything=1"]),
+    ):
+        base = f"/sessions/{sid}/{name}"
+        cases += [base, f"/sessions/{draft}/{name}", *(f"{base}?{q}" for q in extra)]
+        cases += [
+            f"{base}?page=0",
+            f"{base}?limit=101",
+            f"{base}?page=01",
+            f"{base}?limit=1&limit=2",
+        ]
+        cases += [f"{base}?page=99999", "/sessions/424242/" + name]
+    ANSWERED.clear()
+    for url in cases:
+        fast, slow = await _both(kit.client, trading_app, url, headers=owner)
+        _same(fast, slow)
+        # A leading zero or a repeated name is the route's to read (it takes them).
+        # (The account reads no parameters: it answers whatever the query holds.)
+        plain = "/account" in url or ("=01" not in url and "limit=1&limit" not in url)
+        assert ANSWERED[-1] == (fast.status_code == 200 and plain), url
+    positions = (await kit.client.get(f"/sessions/{sid}/positions", headers=owner)).json()
+    assert positions["total"] == 3
+    assert [p["status"] for p in positions["positions"]] == ["CLOSED", "OPEN", "OPEN"]
+    account = (await kit.client.get(f"/sessions/{sid}/account", headers=owner)).json()
+    assert (account["open_positions"], account["pending_orders"]) == (2, 1)
+    ledger = (await kit.client.get(f"/sessions/{sid}/transactions", headers=owner)).json()
+    # DEPOSIT, then per fill a COMMISSION (4 fills: open, close, open, open) and one PROFIT.
+    assert [t["type"] for t in ledger["transactions"]].count("COMMISSION") == 4
+    assert ledger["total"] == 6
+
+
+async def test_position_json_is_position_out(kit: Any, traded: dict[str, Any]) -> None:
+    """The hot builder writes what `positions.service.out` writes, for open (marked) and
+    closed positions, with and without levels."""
+    from servicekit.responses import dumps
+    from trading_service.positions import repository as positions_repo
+    from trading_service.positions import service as positions_service
+    from trading_service.positions.models import Position
+    from trading_service.replay import matching as m
+
+    costs = m.Costs(
+        spread=Decimal("0.00020"),
+        slip=Decimal("0.00005"),
+        contract_size=Decimal(100000),
+        commission=Decimal("7.00"),
+        leverage=Decimal(100),
+    )
+    rows = await kit.sql(
+        f"SELECT {positions_repo.COLUMNS} FROM positions WHERE session_id = :sid ORDER BY id",  # noqa: S608
+        sid=traded["paused"],
+    )
+    assert len(rows) == 3
+    for r in rows:
+        values = dict(r._mapping)
+        position = Position(**values)
+        for bid in (None, Decimal("1.10123")):
+            want = positions_service.out(position, bid=bid, costs=costs).model_dump_json()
+            got = dumps(positions_service.position_json(values, bid=bid, costs=costs))
+            assert got == want.encode()

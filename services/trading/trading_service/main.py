@@ -31,8 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from . import models  # noqa: F401  (every table registered before first use)
     from .candles.router import router as candles_router
     from .instruments.router import router as instruments_router
+    from .ledger import fast as ledger_fast
     from .ledger.router import router as ledger_router
     from .orders.router import router as orders_router
+    from .positions import fast as positions_fast
     from .positions.router import router as positions_router
     from .reports.router import router as reports_router
     from .sessions import fast as sessions_fast
@@ -51,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         [
             FastRead("/sessions/{session_id}", sessions_fast.get_session),
             FastRead("/sessions/{session_id}/candles", sessions_fast.session_candles),
+            FastRead("/sessions/{session_id}/positions", positions_fast.list_positions),
+            FastRead("/sessions/{session_id}/account", ledger_fast.get_account),
+            FastRead("/sessions/{session_id}/transactions", ledger_fast.list_transactions),
         ],
     )
     # One LISTEN connection per process for the event streams (sessions/stream.py).

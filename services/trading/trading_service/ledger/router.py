@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from ..dependencies import SessionDep
+from servicekit.responses import JSONBytesResponse
+
+from ..dependencies import ReadDep
 from ..errors import responses
 from ..sessions.dependencies import VisibleSession
 from . import service
 from .models import TransactionType
-from .schemas import AccountOut, TransactionList
+from .schemas import MAX_LIMIT, MAX_PAGE, AccountOut, TransactionList
 
 router = APIRouter(tags=["ledger"])
 
@@ -22,15 +24,16 @@ router = APIRouter(tags=["ledger"])
     responses=responses(401, 403, 404, 422),
 )
 async def list_transactions(
-    db: SessionDep,
     view: VisibleSession,
+    read: ReadDep,
     type: TransactionType | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> TransactionList:
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+) -> Response:
     """The session's ledger, oldest first: DEPOSIT, then COMMISSION and PROFIT per fill."""
     kind = type.value if type is not None else None
-    return await service.list_transactions(db, view, kind=kind, page=page, limit=limit)
+    body = await service.list_transactions(read, view, kind=kind, page=page, limit=limit)
+    return JSONBytesResponse(body)
 
 
 @router.get(
@@ -38,6 +41,6 @@ async def list_transactions(
     response_model=AccountOut,
     responses=responses(401, 403, 404, 422),
 )
-async def get_account(db: SessionDep, view: VisibleSession) -> AccountOut:
+async def get_account(view: VisibleSession, read: ReadDep) -> Response:
     """Balance, equity, used and free margin, margin level, marked at the current bar."""
-    return await service.account(db, view)
+    return JSONBytesResponse(await service.account(read, view))

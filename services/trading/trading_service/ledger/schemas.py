@@ -7,6 +7,8 @@ from pydantic import BaseModel
 from ..sessions.schemas import FloatOut, TimestampOut
 from .models import TransactionType
 
+MAX_PAGE, MAX_LIMIT = 1_000_000, 100  # the list's `page` and `limit` bounds
+
 
 class TransactionOut(BaseModel):
     id: int

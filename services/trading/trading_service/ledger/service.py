@@ -3,59 +3,95 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from servicekit.responses import dumps
 
-from ..orders import repository as orders_repo
-from ..positions import repository as positions_repo
-from ..positions import service as positions_service
+from ..replay import engine
 from ..replay import matching as m
 from ..sessions.dependencies import SessionView
 from . import repository as repo
-from .schemas import AccountOut, TransactionList, TransactionOut
 
 
 async def list_transactions(
-    db: AsyncSession, view: SessionView, *, kind: str | None, page: int, limit: int
-) -> TransactionList:
-    rows, total = await repo.list_page(
-        db, view.row.id, kind=kind, offset=(page - 1) * limit, limit=limit
+    read: Any, view: SessionView, *, kind: str | None, page: int, limit: int
+) -> bytes:
+    """`TransactionList`'s JSON, one page oldest first, in one statement on `read` (a
+    reader connection)."""
+    rows = await repo.page_rows(
+        read, view.values["id"], kind=kind, offset=(page - 1) * limit, limit=limit
     )
-    return TransactionList(
-        transactions=[TransactionOut.model_validate(r, from_attributes=True) for r in rows],
-        total=total,
-        page=page,
-        limit=limit,
+    transactions = [
+        {
+            "id": r["id"],
+            "session_id": r["session_id"],
+            "position_id": r["position_id"],
+            "type": r["type"],
+            "amount": float(r["amount"]),
+            "balance_after": float(r["balance_after"]),
+            "replay_ts": r["replay_ts"],
+            "created_at": r["created_at"],
+        }
+        for r in rows
+        if r["id"] is not None
+    ]
+    return dumps(
+        {"transactions": transactions, "total": rows[0]["total"], "page": page, "limit": limit}
     )
 
 
-async def account(db: AsyncSession, view: SessionView) -> AccountOut:
-    """Balance, equity and margin marked at the current bar's close (BUY at the bid close,
-    SELL at the ask close)."""
-    trading_session = view.row
-    balance = (
-        trading_session.balance
-        if trading_session.balance is not None
-        else trading_session.initial_balance
+@dataclass(slots=True)
+class _Open:
+    """An OPEN position as the account's arithmetic sees it (`matching.Exposure`)."""
+
+    side: str
+    open_price: Decimal
+    volume: Decimal
+    margin: Decimal
+
+
+async def account(read: Any, view: SessionView) -> bytes:
+    """`AccountOut`'s JSON: balance, equity and margin marked at the current bar's close (BUY
+    at the bid close, SELL at the ask close), in one statement on `read`."""
+    values = view.values
+    balance: Decimal = (
+        values["balance"] if values["balance"] is not None else values["initial_balance"]
     )
-    bid, costs = await positions_service.marks(db, view)
+    rows = await repo.account_rows(
+        read,
+        values["id"],
+        instrument_id=values["instrument_id"],
+        timeframe=values["timeframe"],
+        current_ts=view.current_ts,
+    )
+    first = rows[0]
+    bid: Decimal | None = first["bid"] if view.current_ts is not None else None
     open_rows: list[m.Exposure] = []
+    floating = Decimal(0)
     if bid is not None:
-        open_rows = list(await positions_repo.open_positions(db, trading_session.id))
-    floating = m.unrealized(open_rows, bid, costs) if bid is not None and costs else Decimal(0)
+        costs = engine.costs_from(values, first["point"], first["contract_size"])
+        open_rows = [
+            _Open(r["side"], r["open_price"], r["volume"], r["margin"])
+            for r in rows
+            if r["side"] is not None
+        ]
+        floating = m.unrealized(open_rows, bid, costs)
     equity = balance + floating
     used = m.used_margin(open_rows)
     level = m.round2(equity / used * 100) if used > 0 else None
-    return AccountOut(
-        session_id=trading_session.id,
-        current_ts=view.current_ts,
-        balance=balance,
-        equity=m.round2(equity),
-        unrealized_profit=m.round2(floating),
-        used_margin=used,
-        free_margin=m.round2(equity - used),
-        margin_level=level,
-        open_positions=len(open_rows),
-        pending_orders=await orders_repo.count_pending(db, trading_session.id),
+    return dumps(
+        {
+            "session_id": values["id"],
+            "current_ts": view.current_ts,
+            "balance": float(balance),
+            "equity": float(m.round2(equity)),
+            "unrealized_profit": float(m.round2(floating)),
+            "used_margin": float(used),
+            "free_margin": float(m.round2(equity - used)),
+            "margin_level": None if level is None else float(level),
+            "open_positions": len(open_rows),
+            "pending_orders": first["pending"],
+        }
     )

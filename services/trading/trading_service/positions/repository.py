@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,3 +59,52 @@ async def open_positions(db: AsyncSession, session_id: int) -> Sequence[Position
         .execution_options(populate_existing=True)
     )
     return list((await db.execute(stmt)).scalars())
+
+
+# --- hot reads on a `Database.reader()` connection (asyncpg, no ORM, no transaction) ---
+
+COLUMNS = (
+    "id, session_id, side, volume, open_price, open_ts, stop_loss, take_profit, status, "
+    "close_price, close_ts, close_reason, commission, profit, margin, ambiguous, parent_id, "
+    "order_id, created_at, updated_at"
+)
+
+# One page, its total and what marking it needs (the bid close of the current bar, the
+# instrument's point and contract size) in one statement: one row per position of the page,
+# or one row of NULLs when the page is empty; the total and the marks on every row.
+_PAGE_MARKED = f"""
+WITH page AS (
+    SELECT {COLUMNS} FROM positions
+    WHERE session_id = $1 AND ($2::text IS NULL OR status = $2)
+    ORDER BY id OFFSET $3 LIMIT $4
+)
+SELECT t.total, t.bid, t.point, t.contract_size, p.*
+FROM (
+    SELECT (SELECT count(*) FROM positions
+            WHERE session_id = $1 AND ($2::text IS NULL OR status = $2)) AS total,
+           (SELECT close FROM candles
+            WHERE instrument_id = $5 AND timeframe = $6 AND ts = $7) AS bid,
+           i.point, i.contract_size
+    FROM instruments i WHERE i.id = $5
+) t
+LEFT JOIN page p ON true
+ORDER BY p.id
+"""  # noqa: S608 (column names, no input)
+
+
+async def page_marked(
+    read: Any,
+    session_id: int,
+    *,
+    status: str | None,
+    offset: int,
+    limit: int,
+    instrument_id: int,
+    timeframe: str,
+    current_ts: datetime | None,
+) -> list[Any]:
+    """`list_page` and the marks (`service.marks`) as asyncpg Records, one round trip."""
+    rows: list[Any] = await read.fetch(
+        _PAGE_MARKED, session_id, status, offset, limit, instrument_id, timeframe, current_ts
+    )
+    return rows

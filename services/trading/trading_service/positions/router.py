@@ -6,9 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from servicekit.responses import JSONBytesResponse
+
 from ..db import idempotency
-from ..dependencies import PrincipalDep, SessionDep
+from ..dependencies import PrincipalDep, ReadDep, SessionDep
 from ..errors import responses
+from ..ledger.schemas import MAX_LIMIT, MAX_PAGE
 from ..sessions.dependencies import LockedSession, VisibleSession
 from . import service
 from .dependencies import LockedPosition, VisiblePosition
@@ -53,14 +56,15 @@ async def open_position(
     responses=responses(401, 403, 404, 422),
 )
 async def list_positions(
-    db: SessionDep,
     view: VisibleSession,
+    read: ReadDep,
     status: PositionStatusFilter | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> PositionList:
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+) -> Response:
     """A session's positions, oldest first; OPEN ones marked at the current bar."""
-    return await service.list_positions(db, view, status=status, page=page, limit=limit)
+    body = await service.list_positions(read, view, status=status, page=page, limit=limit)
+    return JSONBytesResponse(body)
 
 
 @router.get("/positions/{position_id}", response_model=PositionOut, responses=_ONE)

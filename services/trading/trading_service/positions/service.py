@@ -9,10 +9,12 @@ the engine's `Book`, which also re-plans the session's next event.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import BadRequest
+from servicekit.responses import dumps
 
 from ..candles import repository as candles_repo
 from ..instruments.models import Instrument
@@ -23,7 +25,7 @@ from ..sessions.service import field_error
 from ..timeframes import Timeframe
 from . import repository as repo
 from .models import CloseReason, Position, PositionStatus, Side
-from .schemas import PositionClose, PositionCreate, PositionList, PositionOut, PositionUpdate
+from .schemas import PositionClose, PositionCreate, PositionOut, PositionUpdate
 
 # --- checks shared with pending orders (422 naming the field) ---
 
@@ -115,15 +117,34 @@ def check_margin(book: engine.Book, volume: Decimal, price: Decimal, bid: Decima
 # --- views ---
 
 
+def _profit(
+    status: str,
+    side: str,
+    open_price: Decimal,
+    volume: Decimal,
+    stored: Decimal | None,
+    bid: Decimal | None,
+    costs: m.Costs | None,
+) -> Decimal:
+    """A CLOSED position's realized profit; an OPEN one's marked at `bid` (the current bar's
+    close, closing side), in cents."""
+    if status == PositionStatus.CLOSED or bid is None or costs is None:
+        return stored if stored is not None else Decimal(0)
+    mark = m.mark_price(side, bid, costs)
+    return m.round2(m.pnl(side, open_price, mark, volume, costs.contract_size))
+
+
 def out(position: Position, *, bid: Decimal | None, costs: m.Costs | None) -> PositionOut:
     """The API view; an OPEN position is marked at `bid` (the current bar's close)."""
-    if position.status == PositionStatus.CLOSED or bid is None or costs is None:
-        profit = position.profit if position.profit is not None else Decimal(0)
-    else:
-        mark = m.mark_price(position.side, bid, costs)
-        profit = m.round2(
-            m.pnl(position.side, position.open_price, mark, position.volume, costs.contract_size)
-        )
+    profit = _profit(
+        position.status,
+        position.side,
+        position.open_price,
+        position.volume,
+        position.profit,
+        bid,
+        costs,
+    )
     return PositionOut(
         id=position.id,
         session_id=position.session_id,
@@ -160,19 +181,62 @@ async def marks(db: AsyncSession, view: SessionView) -> tuple[Decimal | None, m.
     return bid, engine.costs_of(view.row, instrument)
 
 
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def position_json(p: Any, *, bid: Decimal | None, costs: m.Costs | None) -> dict[str, Any]:
+    """`out()`'s JSON without the model, from a row's values (an asyncpg Record): the hot
+    read's builder (`servicekit.responses`); a test holds the two equal."""
+    profit = _profit(p["status"], p["side"], p["open_price"], p["volume"], p["profit"], bid, costs)
+    return {
+        "id": p["id"],
+        "session_id": p["session_id"],
+        "side": p["side"],
+        "volume": float(p["volume"]),
+        "open_price": float(p["open_price"]),
+        "open_ts": p["open_ts"],
+        "stop_loss": _float(p["stop_loss"]),
+        "take_profit": _float(p["take_profit"]),
+        "status": p["status"],
+        "close_price": _float(p["close_price"]),
+        "close_ts": p["close_ts"],
+        "close_reason": p["close_reason"],
+        "commission": float(p["commission"]),
+        "profit": float(profit),
+        "net_profit": float(profit - p["commission"]),
+        "margin": float(p["margin"]),
+        "ambiguous": p["ambiguous"],
+        "parent_id": p["parent_id"],
+        "order_id": p["order_id"],
+        "created_at": p["created_at"],
+        "updated_at": p["updated_at"],
+    }
+
+
 async def list_positions(
-    db: AsyncSession, view: SessionView, *, status: str | None, page: int, limit: int
-) -> PositionList:
-    rows, total = await repo.list_page(
-        db, view.row.id, status=status, offset=(page - 1) * limit, limit=limit
-    )
-    bid, costs = await marks(db, view)
-    return PositionList(
-        positions=[out(p, bid=bid, costs=costs) for p in rows],
-        total=total,
-        page=page,
+    read: Any, view: SessionView, *, status: str | None, page: int, limit: int
+) -> bytes:
+    """`PositionList`'s JSON: one page oldest first, OPEN ones marked at the current bar's
+    close (before the start: unmarked), in one statement on `read` (a reader connection)."""
+    values = view.values
+    rows = await repo.page_marked(
+        read,
+        values["id"],
+        status=status,
+        offset=(page - 1) * limit,
         limit=limit,
+        instrument_id=values["instrument_id"],
+        timeframe=values["timeframe"],
+        current_ts=view.current_ts,
     )
+    first = rows[0]
+    bid, costs = None, None
+    if view.current_ts is not None:
+        bid = first["bid"]
+        costs = engine.costs_from(values, first["point"], first["contract_size"])
+    positions = [position_json(r, bid=bid, costs=costs) for r in rows if r["id"] is not None]
+    return dumps({"positions": positions, "total": first["total"], "page": page, "limit": limit})
 
 
 async def get_position(db: AsyncSession, view: SessionView, position: Position) -> PositionOut:

@@ -17,9 +17,11 @@ only settle, under the lock, once the clock passes it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,12 +44,25 @@ _TICK = timedelta(microseconds=1)
 
 
 def costs_of(trading_session: TradingSession, instrument: Instrument) -> m.Costs:
+    return costs_from(
+        {c: getattr(trading_session, c) for c in _COST_COLUMNS},
+        instrument.point,
+        instrument.contract_size,
+    )
+
+
+_COST_COLUMNS = ("spread_pts", "slippage_pts", "commission_per_fill", "leverage")
+
+
+def costs_from(values: Mapping[str, Any], point: Decimal, contract_size: Decimal) -> m.Costs:
+    """A session's costs from its row's values (a mapping) and its instrument's point and
+    contract size."""
     return m.Costs(
-        spread=trading_session.spread_pts * instrument.point,
-        slip=trading_session.slippage_pts * instrument.point,
-        contract_size=instrument.contract_size,
-        commission=trading_session.commission_per_fill,
-        leverage=trading_session.leverage,
+        spread=values["spread_pts"] * point,
+        slip=values["slippage_pts"] * point,
+        contract_size=contract_size,
+        commission=values["commission_per_fill"],
+        leverage=values["leverage"],
     )
 
 
