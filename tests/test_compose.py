@@ -25,6 +25,7 @@ from devstack.stack import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DB_SERVICES = {f"{name}-db" for name in SERVICES}
+UVICORN_ENV = {"WEB_CONCURRENCY"}  # read by uvicorn itself, not by the Settings
 ENV_REF = re.compile(r'env\s+"([A-Z0-9_]+)"')
 
 # SPEC section 5 (and section 3's /orders): path prefix -> owning service.
@@ -98,6 +99,8 @@ def test_compose_env_names_are_fields_of_the_service_settings(
     env = _env(compose["services"][name])
     assert env
     for key in env:
+        if key in UVICORN_ENV:
+            continue
         assert key.startswith(prefix), f"{name}: {key} lacks the {prefix} prefix"
         assert key[len(prefix) :].lower() in fields, f"{name}: {key} is not a Settings field"
 
@@ -269,3 +272,88 @@ def test_gateway_aux_dockerfile_is_non_root_with_healthcheck() -> None:
     users = [args for ins, args in steps if ins == "USER"]
     assert users and users[-1] not in ("root", "0")
     assert any(ins == "HEALTHCHECK" and "/livez" in args for ins, args in steps)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_containers_run_web_concurrency_workers_and_make_run_one(
+    name: str, compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 9: each image runs WEB_CONCURRENCY uvicorn workers (2 by default, the compose
+    file lets an operator set it per service); `make run` pins one per service."""
+    steps = _dockerfile(REPO_ROOT / "services" / name / "Dockerfile")
+    env = " ".join(args for ins, args in steps if ins == "ENV")
+    assert "WEB_CONCURRENCY=2" in env
+    cmd = next(args for ins, args in reversed(steps) if ins == "CMD")
+    assert "--workers" not in cmd  # uvicorn reads WEB_CONCURRENCY itself
+    service_env = compose["services"][name]["environment"]
+    assert service_env["WEB_CONCURRENCY"] == f"${{{name.upper()}_WEB_CONCURRENCY:-2}}"
+    stack = Stack(tmp_path, Ports.free())
+    os.environ["WEB_CONCURRENCY"] = "5"
+    try:
+        assert stack.service_env(name)["WEB_CONCURRENCY"] == "1"
+    finally:
+        del os.environ["WEB_CONCURRENCY"]
+
+
+def test_uvicorn_starts_web_concurrency_workers(tmp_path: Path) -> None:
+    """The image's command with WEB_CONCURRENCY=2: two worker processes under one master,
+    both serving (no database needed for /healthz; startup never waits on it)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = Ports.free().trading
+    env = {
+        **os.environ,
+        "WEB_CONCURRENCY": "2",
+        "TRADING_DATABASE_URL": f"postgresql+asyncpg://nobody@127.0.0.1:{Ports.free().auth}/x",
+        "TRADING_JWKS_URL": f"http://127.0.0.1:{Ports.free().auth}/jwks.json",
+    }
+    argv = [sys.executable, "-m", "uvicorn", "trading_service.main:create_app", "--factory"]
+    master = subprocess.Popen(
+        [*argv, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        children: list[str] = []
+        while time.monotonic() < deadline:
+            children = [
+                p.name
+                for p in Path("/proc").iterdir()
+                if p.name.isdigit() and _ppid(p) == master.pid and _is_worker(p)
+            ]
+            try:
+                ok = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok and len(children) == 2:
+                break
+            time.sleep(0.3)
+        assert len(children) == 2, children
+        assert ok
+    finally:
+        os.killpg(master.pid, signal.SIGTERM)
+        master.wait(timeout=30)
+
+
+def _ppid(proc: Path) -> int:
+    try:
+        stat = (proc / "stat").read_text()
+    except OSError:
+        return -1
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _is_worker(proc: Path) -> bool:
+    """A uvicorn worker: a spawned multiprocessing child (not its resource tracker)."""
+    try:
+        return b"spawn_main" in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False

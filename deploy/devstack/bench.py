@@ -1,6 +1,12 @@
 """`make bench`: the SPEC section 7 benchmarks that exist so far, measured in one run on this
 machine and printed as a table of ratios.
 
+The HTTP rows time the hot reads against raw-asyncpg baselines (`bench_raw.py`) side by side:
+`GET /sessions/{id}` for a DRAFT, a PAUSED and a RUNNING session, the 500-bar candles window,
+and positions, account and transactions (the baseline runs the service's own statements);
+the import row adds the trading process's peak RSS. The streams rows (`bench_stream.py`)
+hold 500 event streams at 15x open from one asyncio client.
+
 The whole stack runs as `make run` runs it (one uvicorn process per service, Traefik, a durable
 embedded PostgreSQL), on free ports and a throwaway data directory. Load comes from `wrk`
 (Debian's package; installed with apt-get when missing and allowed), one thread, so the
@@ -11,7 +17,7 @@ The replay rows (`bench_replay.py`) time single `seek` requests through the gate
 backtesting.py's `Backtest.run` on the same bars in this process. The reports rows
 (`bench_reports.py`) time the statistics against backtesting.py's `compute_stats` in this
 process, and `generate-report` through the gateway on a year of M1 bars with 10,000 closed
-trades. `--only replay` or `--only reports` runs just those, for quick iterations; the full
+trades. `--only http|streams|replay|reports` runs just those, for quick iterations; the full
 table comes from a run without it.
 """
 
@@ -37,11 +43,13 @@ from typing import Any
 
 import httpx
 
-from .bench_replay import IMPORT_BARS, ReplayFigures, run_replay
+from .bench_replay import IMPORT_BARS, ReplayFigures, new_trader, run_replay
 from .bench_reports import YEAR_BARS, ReportFigures, run_reports
+from .bench_stream import StreamFigures, run_streams
 from .stack import HOST, REPO_ROOT, ManagedProcess, Ports, Stack, port_in_use
 
 RESULTS_DIR = REPO_ROOT / "bench-results"
+CHILD_READS = ("positions", "account", "transactions")
 
 
 @dataclass
@@ -172,6 +180,16 @@ def m1_bars_csv(count: int, start: datetime, seed: int = 7) -> tuple[str, dateti
     return "\n".join(lines) + "\n", first, last
 
 
+def peak_rss_mb(proc: Any) -> float | None:
+    """The process's peak resident set (VmHWM) so far, in MiB (Linux; None elsewhere)."""
+    try:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+    except (OSError, AttributeError):
+        return None
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return round(int(match.group(1)) / 1024, 1) if match else None
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * pct / 100
@@ -227,34 +245,58 @@ def http_runs(
     figures["import_bars"] = args.bars
     figures["import_seconds"] = round(import_s, 2)
     figures["import_bars_per_s"] = round(args.bars / import_s)
+    figures["import_peak_rss_mb"] = peak_rss_mb(stack.processes["trading"].proc)
 
-    # A session over the first year of data, revealed up to its end.
+    # Sessions at H1 over the first year of data: PAUSED at its end with trades made
+    # (positions, ledger, a pending order), DRAFT, and RUNNING at 1x.
     year_end = min(first_ts + timedelta(days=365), last_ts - timedelta(days=2))
-    sess = http.post(
-        f"{trading}/sessions",
-        headers=auth,
-        json={
-            "instrument_id": instrument_id,
-            "timeframe": "H1",
-            "speed": "1x",
-            "start_ts": first_ts.isoformat(),
-            "end_ts": (year_end + timedelta(days=30)).isoformat(),
-            "initial_balance": 10000,
-            "leverage": 100,
-            "spread_pts": 20,
-            "slippage_pts": 5,
-            "commission_per_fill": 7,
-        },
+    session_body = {
+        "instrument_id": instrument_id,
+        "timeframe": "H1",
+        "speed": "1x",
+        "start_ts": first_ts.isoformat(),
+        "end_ts": (year_end + timedelta(days=30)).isoformat(),
+        "initial_balance": 10000,
+        "leverage": 100,
+        "spread_pts": 20,
+        "slippage_pts": 5,
+        "commission_per_fill": 7,
+    }
+
+    def new_session() -> int:
+        made = http.post(f"{trading}/sessions", headers=auth, json=session_body)
+        made.raise_for_status()
+        sid: int = made.json()["id"]
+        return sid
+
+    def act(path: str, **kw: Any) -> Any:
+        r = http.post(f"{trading}{path}", headers=auth, **kw)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    session_id = new_session()
+    act(f"/sessions/{session_id}/start")
+    act(f"/sessions/{session_id}/seek", json={"ts": (year_end - timedelta(days=1)).isoformat()})
+    act(f"/sessions/{session_id}/pause")
+    # Ten positions opened a bar apart, four of them closed, and a pending order that never
+    # fills: the positions page, the ledger and the account all have rows to show.
+    opened = []
+    for i in range(10):
+        side = "BUY" if i % 2 == 0 else "SELL"
+        opened.append(
+            act(f"/sessions/{session_id}/positions", json={"side": side, "volume": 0.1})["id"]
+        )
+        act(f"/sessions/{session_id}/step")
+    for pid in opened[:4]:
+        act(f"/positions/{pid}/close")
+    act(
+        f"/sessions/{session_id}/orders",
+        json={"type": "LIMIT", "side": "BUY", "volume": 0.1, "price": 0.5},
     )
-    sess.raise_for_status()
-    session_id = sess.json()["id"]
-    http.post(f"{trading}/sessions/{session_id}/start", headers=auth).raise_for_status()
-    http.post(
-        f"{trading}/sessions/{session_id}/seek",
-        headers=auth,
-        json={"ts": year_end.isoformat()},
-    ).raise_for_status()
-    http.post(f"{trading}/sessions/{session_id}/pause", headers=auth).raise_for_status()
+    draft_id = new_session()
+    running_id = new_session()
+    act(f"/sessions/{running_id}/start")
+    act(f"/sessions/{running_id}/seek", json={"ts": (year_end - timedelta(days=90)).isoformat()})
     check = http.get(f"{trading}/sessions/{session_id}/candles?limit=500", headers=auth)
     check.raise_for_status()
     figures["candles_returned"] = len(check.json()["candles"])
@@ -288,66 +330,32 @@ def http_runs(
             time.sleep(0.2)
 
         s, c = args.seconds, args.connections
+        raw_url = f"http://{HOST}:{raw_port}"
         path = f"/sessions/{session_id}"
         print("load runs (wrk, 1 thread) ...", flush=True)
-        results.append(
-            run_wrk(
-                wrk,
-                "client ceiling: baseline 404 (no DB)",
-                f"http://{HOST}:{raw_port}/nothing",
-                seconds=s,
-                connections=c,
+
+        def run(name: str, url: str, *, conns: int = c, authed: bool = True) -> None:
+            results.append(
+                run_wrk(
+                    wrk, name, url, seconds=s, connections=conns, headers=auth if authed else None
+                )
             )
-        )
-        results.append(
-            run_wrk(
-                wrk,
-                "raw asyncpg GET /sessions/{id}",
-                f"http://{HOST}:{raw_port}{path}",
-                seconds=s,
-                connections=c,
+
+        run("client ceiling: baseline 404 (no DB)", f"{raw_url}/nothing", authed=False)
+        run("raw asyncpg GET /sessions/{id}", f"{raw_url}{path}", authed=False)
+        run("service GET /sessions/{id} DRAFT (direct)", f"{trading}/sessions/{draft_id}")
+        run("service GET /sessions/{id} PAUSED (direct)", f"{trading}{path}")
+        run("service GET /sessions/{id} RUNNING (direct)", f"{trading}/sessions/{running_id}")
+        run("gateway GET /sessions/{id} PAUSED", f"{gw}{path}")
+        run("candles limit=500 H1 (direct, 4 conns)", f"{trading}{path}/candles?limit=500", conns=4)
+        run("candles limit=500 H1 (gateway, 4 conns)", f"{gw}{path}/candles?limit=500", conns=4)
+        for child in CHILD_READS:
+            run(
+                f"raw asyncpg GET /sessions/{{id}}/{child}",
+                f"{raw_url}{path}/{child}",
+                authed=False,
             )
-        )
-        results.append(
-            run_wrk(
-                wrk,
-                "service GET /sessions/{id} (direct)",
-                f"{trading}{path}",
-                seconds=s,
-                connections=c,
-                headers=auth,
-            )
-        )
-        results.append(
-            run_wrk(
-                wrk,
-                "gateway GET /sessions/{id}",
-                f"{gw}{path}",
-                seconds=s,
-                connections=c,
-                headers=auth,
-            )
-        )
-        results.append(
-            run_wrk(
-                wrk,
-                "candles limit=500 H1 (direct, 4 conns)",
-                f"{trading}{path}/candles?limit=500",
-                seconds=s,
-                connections=4,
-                headers=auth,
-            )
-        )
-        results.append(
-            run_wrk(
-                wrk,
-                "candles limit=500 H1 (gateway, 4 conns)",
-                f"{gw}{path}/candles?limit=500",
-                seconds=s,
-                connections=4,
-                headers=auth,
-            )
-        )
+            run(f"service GET /sessions/{{id}}/{child} (direct)", f"{trading}{path}/{child}")
     finally:
         raw.stop()
     return results, figures
@@ -358,34 +366,56 @@ def http_report(
     figures: dict[str, Any],
     replay: ReplayFigures | None,
     reports: ReportFigures | None,
+    streams: StreamFigures | None,
 ) -> tuple[list[str], list[str]]:
     """The wrk table and the ratios (with the replay and reports rows' ratios); the runs
     with errors."""
     by = {r.name: r for r in results}
-    raw_r = by["raw asyncpg GET /sessions/{id}"]
-    direct = by["service GET /sessions/{id} (direct)"]
-    gateway = by["gateway GET /sessions/{id}"]
+    paused = by["service GET /sessions/{id} PAUSED (direct)"]
+    gateway = by["gateway GET /sessions/{id} PAUSED"]
     candles = by["candles limit=500 H1 (direct, 4 conns)"]
     bad = [r.name for r in results[1:] if r.non_2xx or r.errors]
     fastest = max(r.requests_per_s for r in results[1:])
+    raw_name = "raw asyncpg GET /sessions/{id}"
+
+    def rate(name: str) -> float:
+        return by[name].requests_per_s
+
+    def child_ratio(child: str) -> float:
+        service = rate(f"service GET /sessions/{{id}}/{child} (direct)")
+        return service / rate(f"raw asyncpg GET /sessions/{{id}}/{child}")
+
     ratios = [
-        (
-            "gateway ÷ direct, GET /sessions/{id} req/s",
-            f"{gateway.requests_per_s / direct.requests_per_s:.2f}",
+        *(
+            (
+                f"service ÷ raw asyncpg, GET /sessions/{{id}} {state} req/s (target ≥ 0.5)",
+                f"{rate(f'service GET /sessions/{{id}} {state} (direct)') / rate(raw_name):.2f}",
+            )
+            for state in ("DRAFT", "PAUSED", "RUNNING")
+        ),
+        *(
+            (
+                f"service ÷ raw asyncpg (same statements), GET /sessions/{{id}}/{child} req/s "
+                "(target ≥ 0.4)",
+                f"{child_ratio(child):.2f}",
+            )
+            for child in CHILD_READS
         ),
         (
-            "service ÷ raw asyncpg, GET /sessions/{id} req/s",
-            f"{direct.requests_per_s / raw_r.requests_per_s:.2f}",
+            "gateway ÷ direct, GET /sessions/{id} req/s",
+            f"{gateway.requests_per_s / paused.requests_per_s:.2f}",
         ),
         ("client ceiling ÷ fastest measured run", f"{results[0].requests_per_s / fastest:.2f}"),
         (
-            f"import {figures['import_bars']:,} M1 bars",
-            f"{figures['import_seconds']} s = {figures['import_bars_per_s']:,} bars/s",
+            f"import {figures['import_bars']:,} M1 bars (target ≥ 200,000 bars/s, ≤ 300 MB)",
+            f"{figures['import_seconds']} s = {figures['import_bars_per_s']:,} bars/s, "
+            f"peak RSS {figures.get('import_peak_rss_mb')} MB",
         ),
         (
-            "candles?limit=500 at H1 over a year of M1 (direct)",
+            "candles?limit=500 at H1 over a year of M1 (direct, 4 conns; target p99 ≤ 10 ms)",
             f"p50 {candles.p50_ms:.1f} ms, p99 {candles.p99_ms:.1f} ms",
         ),
+        *(streams.ratios() if streams else []),
         *(replay.ratios() if replay else []),
         *(reports.ratios() if reports else []),
     ]
@@ -408,8 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bars", type=int, default=1_000_000, help="M1 bars to import")
     parser.add_argument(
         "--only",
-        choices=["replay", "reports"],
+        choices=["http", "streams", "replay", "reports"],
         help="run only these rows, for quick iterations (the full table needs a full run)",
+    )
+    parser.add_argument("--streams", type=int, default=500, help="concurrent event streams")
+    parser.add_argument(
+        "--stream-seconds", type=float, default=20.0, help="measured window of the streams"
     )
     parser.add_argument(
         "--replay-runs", type=int, default=5, help="repetitions of replay row A, each side"
@@ -429,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     full = args.only is None
-    wrk = ensure_wrk() if full else ""
+    http_rows = args.only in (None, "http")
+    wrk = ensure_wrk() if http_rows else ""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     ports = Ports.free()
     admin_email, admin_password = "bench-admin@example.com", "bench-admin-password-1"
@@ -440,14 +475,28 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {}
     replay: ReplayFigures | None = None
     reports: ReportFigures | None = None
+    streams: StreamFigures | None = None
     try:
         print(f"starting the stack in {data_dir} ...", flush=True)
         stack.start()
         gw = stack.gateway_url
         with httpx.Client(timeout=600) as http:
-            if full:
+            if http_rows:
                 token = login(http, gw, admin_email, admin_password)
                 results, figures = http_runs(stack, http, token, wrk, args)
+            if args.only in (None, "streams"):
+                trader = new_trader(http, gw, "bench-streamer@example.com", "bench-streamer-1")
+                streams = run_streams(
+                    http,
+                    gw,
+                    trader.headers["Authorization"].removeprefix("Bearer "),
+                    None,
+                    streams=args.streams,
+                    seconds=args.stream_seconds,
+                    metrics_url=stack.service_url("trading") + "/metrics",
+                    admin_token=login(http, gw, admin_email, admin_password),
+                    log=lambda text: print(text, flush=True),
+                )
             if args.only in (None, "replay"):
                 replay_csv, _, _ = m1_bars_csv(IMPORT_BARS, datetime(2023, 1, 2, tzinfo=UTC))
                 replay = run_replay(
@@ -480,16 +529,15 @@ def main(argv: list[str] | None = None) -> int:
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    load = f"; wrk -t1 -c{args.connections} -d{args.seconds}s" if full else ""
+    load = f"; wrk -t1 -c{args.connections} -d{args.seconds}s" if http_rows else ""
     lines = [f"Benchmarks, {when}, {machine}{load}", ""]
     bad: list[str] = []
-    if full:
-        http_lines, bad = http_report(results, figures, replay, reports)
+    if http_rows:
+        http_lines, bad = http_report(results, figures, replay, reports, streams)
         lines += [*http_lines, ""]
-    if replay is not None:
-        lines += replay.table()
-    if reports is not None:
-        lines += ["", *reports.table()] if replay is not None else reports.table()
+    for part in (streams, replay, reports):
+        if part is not None:
+            lines += [*part.table(), ""]
     if bad:
         lines.append(f"\nWARNING: non-2xx or socket errors in: {', '.join(bad)}")
     report = "\n".join(lines)
@@ -506,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
                 "runs": [asdict(r) for r in results],
                 "replay": asdict(replay) if replay is not None else None,
                 "reports": reports.as_json() if reports is not None else None,
+                "streams": streams.as_json() if streams is not None else None,
             },
             indent=2,
         )

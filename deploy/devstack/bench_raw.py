@@ -1,7 +1,13 @@
-"""The benchmark's baseline: a minimal ASGI handler serving `GET /sessions/{id}` with one raw
-asyncpg query, no framework, no ORM, no auth. `make bench` divides the real service by it.
+"""The benchmark's baselines: a minimal ASGI app serving, with raw asyncpg and no framework,
+no ORM, no auth, logging or metrics:
 
-Run as `uvicorn devstack.bench_raw:app` with BENCH_RAW_DSN set.
+- `GET /sessions/{id}`: one `SELECT * FROM trading_sessions WHERE id = $1`;
+- `GET /sessions/{id}/positions`, `/account`, `/transactions`: the very statements the
+  service runs for them (the session with its clock, then the page or the account's
+  inputs, imported from its repositories), rows encoded as they come.
+
+`make bench` divides the service by these. Run as `uvicorn devstack.bench_raw:app` with
+BENCH_RAW_DSN set.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ import os
 from typing import Any
 
 import asyncpg
+
+from trading_service.ledger import repository as ledger_repo
+from trading_service.positions import repository as positions_repo
+from trading_service.sessions import repository as sessions_repo
 
 _pool: asyncpg.Pool | None = None
 
@@ -42,6 +52,33 @@ async def _send_json(send: Any, status: int, body: Any) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+async def _child(con: Any, session_id: int, what: str) -> Any:
+    s = await con.fetchrow(sessions_repo._READ_CLOCKED, session_id)
+    if s is None:
+        return None
+    if what == "positions":
+        rows = await con.fetch(
+            positions_repo._PAGE_MARKED,
+            session_id,
+            None,
+            0,
+            20,
+            s["instrument_id"],
+            s["timeframe"],
+            s["current_ts"],
+        )
+        return {"positions": [dict(r) for r in rows], "total": rows[0]["total"]}
+    if what == "transactions":
+        rows = await con.fetch(ledger_repo._PAGE, session_id, None, 0, 20)
+        return {"transactions": [dict(r) for r in rows], "total": rows[0]["total"]}
+    if what == "account":
+        rows = await con.fetch(
+            ledger_repo._ACCOUNT, session_id, s["instrument_id"], s["timeframe"], s["current_ts"]
+        )
+        return {"balance": s["balance"], "rows": [dict(r) for r in rows]}
+    return None
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global _pool
     if scope["type"] == "lifespan":
@@ -58,17 +95,19 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path: str = scope["path"]
-    if not path.startswith("/sessions/"):
+    parts = path.strip("/").split("/")
+    if len(parts) not in (2, 3) or parts[0] != "sessions" or not parts[1].isdigit():
         await _send_json(send, 404, {"detail": "Not Found"})
         return
-    try:
-        session_id = int(path.removeprefix("/sessions/"))
-    except ValueError:
-        await _send_json(send, 404, {"detail": "Not Found"})
-        return
+    session_id = int(parts[1])
     assert _pool is not None
-    row = await _pool.fetchrow(QUERY, session_id)
-    if row is None:
+    if len(parts) == 2:
+        row = await _pool.fetchrow(QUERY, session_id)
+        body = None if row is None else dict(row)
+    else:
+        async with _pool.acquire() as con:
+            body = await _child(con, session_id, parts[2])
+    if body is None:
         await _send_json(send, 404, {"detail": "Session not found"})
         return
-    await _send_json(send, 200, dict(row))
+    await _send_json(send, 200, body)

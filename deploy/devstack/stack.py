@@ -438,6 +438,8 @@ class Stack:
                 f"{prefix}_JWKS_URL": f"{self.service_url('auth')}/auth/.well-known/jwks.json",
                 f"{prefix}_ALLOWED_ORIGINS": json.dumps(origins),
                 "PYTHONUNBUFFERED": "1",
+                # One uvicorn worker per service on a laptop (containers run more).
+                "WEB_CONCURRENCY": "1",
             }
         )
         env.setdefault(f"{prefix}_ENVIRONMENT", "development")
