@@ -352,3 +352,73 @@ async def test_position_json_is_position_out(kit: Any, traded: dict[str, Any]) -
             want = positions_service.out(position, bid=bid, costs=costs).model_dump_json()
             got = dumps(positions_service.position_json(values, bid=bid, costs=costs))
             assert got == want.encode()
+
+
+async def test_a_cached_window_never_outlives_a_candle_write(
+    kit: Any, setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second read of an unchanged window comes from the process's cache (no candle
+    query); any write to the instrument's bars (here an UPDATE by SQL, as a re-import would
+    do) bumps its candle version in the same transaction, so the next read sees it."""
+    from trading_service.replay import bars as replay_bars
+
+    calls: list[int] = []
+    real = replay_bars.visible_window_json
+
+    async def counted(*args: Any, **kw: Any) -> str:
+        calls.append(1)
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(replay_bars, "visible_window_json", counted)
+    owner, url = setup["owner"], f"/sessions/{setup['paused']}/candles?limit=3"
+    first = await kit.client.get(url, headers=owner)
+    again = await kit.client.get(url, headers=owner)
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert len(calls) == 1  # the second came from the cache
+
+    await kit.sql(
+        "UPDATE candles SET close = 2.5 WHERE instrument_id = :iid AND timeframe = 'M15' "
+        "AND ts = '2024-01-02T10:00:00Z'",
+        iid=setup["iid"],
+    )
+    after = await kit.client.get(url, headers=owner)
+    assert len(calls) == 2
+    assert after.json()["candles"][-1]["close"] == 2.5
+    assert after.headers["etag"] != first.headers["etag"]
+
+
+async def test_every_candle_write_renews_the_instruments_version(
+    kit: Any, setup: dict[str, Any]
+) -> None:
+    """Migration 0007: INSERT, UPDATE, DELETE and TRUNCATE each give the instrument a new
+    version, never one used before (one sequence, not reset with the tables)."""
+    iid = setup["iid"]
+    seen: list[int] = []
+
+    async def renewed() -> None:
+        rows = await kit.sql(
+            "SELECT version FROM candle_versions WHERE instrument_id = :iid", iid=iid
+        )
+        seen.append(int(rows[0][0]))
+        assert seen[-1] not in seen[:-1]
+
+    await renewed()  # the fixture's bars were inserted
+    await kit.sql(
+        "INSERT INTO candles VALUES (:iid, 'D1', '2030-01-01T00:00:00Z', 1, 1, 1, 1, 1)", iid=iid
+    )
+    await renewed()
+    await kit.sql("UPDATE candles SET volume = 2 WHERE instrument_id = :iid", iid=iid)
+    await renewed()
+    await kit.sql(
+        "DELETE FROM candles WHERE instrument_id = :iid AND ts = '2030-01-01T00:00:00Z'", iid=iid
+    )
+    await renewed()
+    await kit.sql("TRUNCATE candles")
+    await renewed()
+    # Truncating the versions too (as the tests' cleanup does) restarts no sequence.
+    await kit.sql("TRUNCATE candles, candle_versions RESTART IDENTITY")
+    await kit.sql(
+        "INSERT INTO candles VALUES (:iid, 'D1', '2030-01-01T00:00:00Z', 1, 1, 1, 1, 1)", iid=iid
+    )
+    await renewed()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, Numeric, String
+from sqlalchemy import BigInteger, DateTime, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -31,3 +31,14 @@ class Candle(Base):
 
 
 candles = Candle.__table__
+
+
+class CandleVersion(Base):
+    """Renewed by the candles trigger (migration 0007, from one sequence: never the same
+    value twice) whenever an instrument's bars change, in the writer's transaction: what a
+    cached window of them is checked against."""
+
+    __tablename__ = "candle_versions"
+
+    instrument_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

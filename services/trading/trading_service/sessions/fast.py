@@ -40,5 +40,5 @@ async def session_candles(request: Request, params: dict[str, str]) -> Response 
         view = await visible(read, principal, int(params["session_id"]))
         if view is None:
             return None
-        body, cache = await service.session_candles(read, view, limit=limit, before=None)
-    return conditional_json(request.headers, body, cache_control=cache)
+        body, cache, etag = await service.session_candles(read, view, limit=limit, before=None)
+    return conditional_json(request.headers, body, cache_control=cache, etag=etag)

@@ -152,8 +152,8 @@ async def session_candles(
     ] = None,
 ) -> Response:
     """Bars at the session's timeframe up to its current_ts, oldest first (no look-ahead)."""
-    body, cache = await service.session_candles(read, view, limit=limit, before=before)
-    return conditional_json(request.headers, body, cache_control=cache)
+    body, cache, etag = await service.session_candles(read, view, limit=limit, before=before)
+    return conditional_json(request.headers, body, cache_control=cache, etag=etag)
 
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {

@@ -8,7 +8,9 @@ Services flush; the request's session dependency commits.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timedelta
+from hashlib import sha1
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,19 +76,61 @@ CANDLES_HISTORY_CACHE = "private, max-age=60"
 CANDLES_LIVE_CACHE = "private, no-cache"
 
 
+class _Windows:
+    """Candle windows (the JSON array and its SHA-1) by what determines them: instrument,
+    timeframe, the last bar's time, `before`, `limit` and the instrument's candles version
+    (bumped in every candle write's transaction, read with the session). A hit is exactly
+    what the table would give; a clock that moved or an import is a miss. Least recently
+    used first out, within `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[tuple[Any, ...], tuple[bytes, bytes]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bytes, bytes] | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[Any, ...], value: tuple[bytes, bytes]) -> None:
+        if key in self.entries or len(value[0]) > self.max_bytes:
+            return
+        self.entries[key] = value
+        self.size += len(value[0])
+        while self.size > self.max_bytes:
+            _, (old, _) = self.entries.popitem(last=False)
+            self.size -= len(old)
+
+
+WINDOWS = _Windows(max_bytes=32 * 2**20)
+
+
 async def session_candles(
     read: Any, view: SessionView, *, limit: int, before: datetime | None
-) -> tuple[bytes, str]:
+) -> tuple[bytes, str, str]:
     """`SessionCandles`' JSON: bars with open time <= the clock's current_ts as of now (a
     DRAFT: before start_ts), oldest first, read on `read` (a `Database.reader()`
-    connection); and its Cache-Control."""
+    connection) or from `WINDOWS`; its Cache-Control and its ETag."""
     sess = view.values
     if view.current_ts is None:
         until = sess["start_ts"] - _TICK  # not started: history strictly before start_ts only
     else:
         until = view.current_ts
-    # The store's `ts <= until` keeps every bar after the clock out of the array.
-    candles = await bars.visible_window_json(read, sess, until_ts=until, limit=limit, before=before)
+    version = sess.get("candles_version")  # None after a settle (the ORM row): no cache
+    key = (sess["instrument_id"], sess["timeframe"], until, before, limit, version)
+    window = WINDOWS.get(key) if version is not None else None
+    if window is None:
+        # The store's `ts <= until` keeps every bar after the clock out of the array.
+        text_ = await bars.visible_window_json(
+            read, sess, until_ts=until, limit=limit, before=before
+        )
+        array = text_.encode()
+        window = (array, sha1(array, usedforsecurity=False).digest())
+        if version is not None:
+            WINDOWS.put(key, window)
+    array, digest = window
     head = dumps(
         {
             "session_id": sess["id"],
@@ -95,9 +139,11 @@ async def session_candles(
             "current_ts": view.current_ts,
         }
     )
-    body = head[:-1] + b',"candles":' + candles.encode() + b"}"
+    body = head[:-1] + b',"candles":' + array + b"}"
+    # Equal bodies, equal tags: the body is its head and its array, nothing else.
+    etag = '"' + sha1(head + digest, usedforsecurity=False).hexdigest() + '"'
     fixed = before is not None and view.current_ts is not None and before <= view.current_ts
-    return body, CANDLES_HISTORY_CACHE if fixed else CANDLES_LIVE_CACHE
+    return body, CANDLES_HISTORY_CACHE if fixed else CANDLES_LIVE_CACHE, etag
 
 
 # --- writes ---
