@@ -346,3 +346,33 @@ async def test_the_stream_never_reveals_a_bar_before_the_clock_does(
     stored = await p.stored_until(shown[-1])
     assert shown == [ts for ts in stored if ts >= shown[0]]  # every bar once, in order
     assert shown[0] > START
+
+
+async def test_cached_windows_never_run_ahead_nor_go_stale(
+    kit: Any, client: httpx.AsyncClient, week: int
+) -> None:
+    """Issue 9's per-process candle cache: repeated reads (hits) show exactly the bars up to
+    the clock; a step, a playing clock and a rewritten bar each give a fresh window."""
+    created = await kit.session(week, speed="1x", start_ts=START.isoformat(), end_ts=None)
+    p = Probe(kit, client, int(created["id"]), "M1")
+    await p.act("POST", "/start")
+    await p.act("POST", "/pause")
+    first = await p.check(frozen=True)
+    assert await p.check(frozen=True) == first  # from the cache, still exact
+    await p.act("POST", "/step", {"bars": 3})
+    stepped = await p.check(frozen=True)
+    assert first is not None and stepped is not None and stepped > first
+    await kit.sql(
+        "UPDATE candles SET close = 9.99999 WHERE instrument_id = :iid AND timeframe = 'M1' "
+        "AND ts = :ts",
+        iid=week,
+        ts=stepped,
+    )
+    page = await p.act("GET", "/candles?limit=1")
+    assert page["candles"][-1]["close"] == 9.99999
+    await p.act("POST", "/resume")
+    seen = []
+    for _ in range(3):
+        await kit.rewind_anchor(p.id, 2)
+        seen.append(await p.check(frozen=False))
+    assert seen == sorted(seen) and seen[0] is not None and seen[0] > stepped
