@@ -3,34 +3,29 @@ for plain queries; anything else goes on to the route."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from servicekit.db import Database
-from servicekit.fastpath import int_param, query_params
 from servicekit.responses import JSONBytesResponse
 
 from ..ledger.schemas import MAX_LIMIT, MAX_PAGE
-from ..sessions.dependencies import visible
+from ..sessions.dependencies import SessionView
+from ..sessions.fast import answer, page_query
 from . import service
 
 STATUSES = frozenset({"OPEN", "CLOSED"})
 
 
 async def list_positions(request: Request, params: dict[str, str]) -> Response | None:
-    query = query_params(request)
+    query = page_query(request, "status", STATUSES, MAX_PAGE, MAX_LIMIT)
     if query is None:
         return None
-    status = query.get("status")
-    page = int_param(query, "page", 1, 1, MAX_PAGE)
-    limit = int_param(query, "limit", 20, 1, MAX_LIMIT)
-    if (status is not None and status not in STATUSES) or page is None or limit is None:
-        return None
-    principal = await request.app.state.authenticator(request)
-    database: Database = request.app.state.db
-    async with database.reader() as read:
-        view = await visible(read, principal, int(params["session_id"]))
-        if view is None:
-            return None
+    status, page, limit = query
+
+    async def respond(read: Any, view: SessionView) -> Response:
         body = await service.list_positions(read, view, status=status, page=page, limit=limit)
-    return JSONBytesResponse(body)
+        return JSONBytesResponse(body)
+
+    return await answer(request, params, respond)
