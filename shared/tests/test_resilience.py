@@ -174,3 +174,33 @@ async def test_connections_killed_while_idle_are_replaced_before_use(own_postgre
         statuses = [(await client.get("/now")).status_code for _ in range(5)]
         assert statuses == [200] * 5
     await db.dispose()
+
+
+async def test_reader_connections_killed_while_idle_are_replaced(own_postgres: Any) -> None:
+    """`Database.reader()` (the hot reads' asyncpg pool): connections the server terminated
+    while idle are replaced at the next acquire, and a read outside any transaction leaves
+    nothing behind (no transaction open when the connection goes back)."""
+    import asyncpg
+
+    db = Database(
+        own_postgres.dsn().replace("postgresql://", "postgresql+asyncpg://"),
+        pool_size=1,
+        max_overflow=0,
+        read_pool_size=2,
+    )
+    for _ in range(3):
+        async with db.reader() as read:
+            assert await read.fetchval("SELECT 1") == 1
+            assert not read.is_in_transaction()
+    admin = await asyncpg.connect(own_postgres.dsn())
+    killed = await admin.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    )
+    await admin.close()
+    assert killed >= 1
+    await asyncio.sleep(0.5)  # the terminated sockets' close reaches the event loop
+    for _ in range(4):
+        async with db.reader() as read:
+            assert await read.fetchval("SELECT 2") == 2
+    await db.dispose()
