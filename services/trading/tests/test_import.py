@@ -447,3 +447,137 @@ async def test_bulk_import_of_100k_m1_bars_is_fast(
     assert counts["H1"] == -(-n // 60)
     assert counts["D1"] == -(-n // 1440)
     assert counts["W1"] == 10  # 69.4 days from a Monday
+
+
+# --- A first import is stored while it is read (one COPY fed chunk by chunk) ---
+
+
+def _m1_lines(n: int, start: datetime = datetime(2024, 1, 1, tzinfo=UTC)) -> list[str]:
+    out = [HEADER]
+    price = 110000
+    for i in range(n):
+        o = price
+        price += (i * 7919) % 21 - 10
+        hi, lo = max(o, price) + 3, min(o, price) - 3
+        prices = ",".join(f"{p / 1e5:.5f}" for p in (o, hi, lo, price))
+        out.append(f"{start + timedelta(minutes=i):%Y-%m-%dT%H:%M:%SZ},{prices},{i % 50}")
+    return out
+
+
+async def _everything(app: Any, instrument_id: int) -> list[tuple[Any, ...]]:
+    async with app.state.db.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT timeframe, ts, open::text, high::text, low::text, close::text, "
+                "volume::text FROM candles WHERE instrument_id = :iid ORDER BY timeframe, ts"
+            ),
+            {"iid": instrument_id},
+        )
+        return [tuple(r) for r in rows]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of ~64 lines, so a small file streams in many COPY batches."""
+    from trading_service.candles import importer
+
+    monkeypatch.setattr(importer, "_CHUNK_BYTES", 4096)
+
+
+async def test_a_first_import_streamed_stores_what_the_validate_first_path_stores(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    iid: int,
+    trading_app: Any,
+    small_chunks: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trading_service.candles import service
+
+    lines = _m1_lines(3000)
+    lines[1500] = lines[1500].replace(",1.1", ",1.10000", 1)  # another display scale
+    resp = await post_csv(client, tokens, iid, lines)
+    assert resp.status_code == 200, resp.text
+    streamed = resp.json()
+    monkeypatch.setattr(service, "stream_csv", lambda data, tf: None)
+    other = await client.post(
+        "/instruments",
+        json={
+            "symbol": "OTHER",
+            "digits": 5,
+            "contract_size": 100000,
+            "min_volume": 0.01,
+            "volume_step": 0.01,
+            "max_volume": 100,
+        },
+        headers=admin(tokens),
+    )
+    other_id = other.json()["id"]
+    resp = await post_csv(client, tokens, other_id, lines)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == streamed == {**streamed, "imported": 3000, "inserted": 3000, "updated": 0}
+    mine, theirs = await _everything(trading_app, iid), await _everything(trading_app, other_id)
+    assert len(mine) > 3000 and mine == theirs
+
+
+async def test_a_bad_row_after_streamed_chunks_stores_nothing_and_is_named(
+    client: httpx.AsyncClient, tokens: TokenFactory, iid: int, trading_app: Any, small_chunks: None
+) -> None:
+    """Chunks before the bad row were already in the COPY: it is abandoned, the file is
+    validated whole, and the answer is the usual one."""
+    lines = _m1_lines(2000)
+    lines[1901] = lines[1901].split(",", 1)[0] + ",1.1,1.05,1.0,1.1,5"  # high below open
+    resp = await post_csv(client, tokens, iid, lines)
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert [(d["row"], d["line"], d["type"]) for d in detail] == [(1901, 1902, "ohlc")]
+    assert await _everything(trading_app, iid) == []
+
+
+@pytest.mark.parametrize("kind", ["exponent", "unsorted", "duplicate"])
+async def test_a_late_line_numpy_does_not_take_falls_back_to_validating_first(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    iid: int,
+    trading_app: Any,
+    small_chunks: None,
+    kind: str,
+) -> None:
+    lines = _m1_lines(2000)
+    if kind == "exponent":  # valid, but for the per-row rules: stored after all
+        ts, rest = lines[1800].split(",", 1)
+        lines[1800] = ts + "," + rest.replace(",", "E0,", 1)
+    else:  # out of order across chunks: sorted, or rejected with both rows named
+        lines[1700], lines[30] = lines[30], lines[1700]
+        if kind == "duplicate":
+            lines[1700] = lines[29].split(",", 1)[0] + "," + lines[1700].split(",", 1)[1]
+    resp = await post_csv(client, tokens, iid, lines)
+    if kind == "duplicate":
+        assert resp.status_code == 422, resp.text
+        assert [d["row"] for d in resp.json()["detail"]] == [1700]
+        assert await _everything(trading_app, iid) == []
+        return
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["inserted"] == 2000
+    rows = await _everything(trading_app, iid)
+    assert sum(1 for r in rows if r[0] == "M1") == 2000
+    assert sum(1 for r in rows if r[0] == "H1") == -(-2000 // 60)
+
+
+async def test_a_streamed_import_notifies_the_stream_caches(
+    client: httpx.AsyncClient, tokens: TokenFactory, iid: int, trading_db_url: str
+) -> None:
+    """The candles INSERT trigger fires for the COPY, as for any write."""
+    import asyncio
+
+    import asyncpg
+
+    got: asyncio.Queue[str] = asyncio.Queue()
+    conn = await asyncpg.connect(trading_db_url.replace("+asyncpg", ""))
+    try:
+        await conn.add_listener("trading_candles", lambda *args: got.put_nowait(args[3]))
+        resp = await post_csv(client, tokens, iid, _m1_lines(500))
+        assert resp.status_code == 200, resp.text
+        assert await asyncio.wait_for(got.get(), 5) == str(iid)
+    finally:
+        await conn.close()

@@ -1,7 +1,9 @@
 """Parsing and validating a candle file (CSV or JSON) into exact numpy columns (`bulk.Bars`).
 
-The whole file is validated before anything touches the database, so a rejected file stores
-nothing. Errors name the 1-based data row and the line it came from (at most MAX_ERRORS).
+The whole file is validated before anything is committed, so a rejected file stores nothing
+(`CsvStream` hands out a clean file's bars while reading it; its caller abandons what it stored
+at the first line that is not clean). Errors name the 1-based data row and the line it came
+from (at most MAX_ERRORS).
 
 A plain CSV (ASCII, no quotes; the usual case) is read with numpy: canonical timestamps and
 plain decimals of up to 18 digits are parsed to scaled integers and checked a chunk of lines
@@ -333,6 +335,19 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
+def stream_csv(data: bytes | bytearray, tf: Timeframe) -> CsvStream | None:
+    """A plain CSV with the right header as a `CsvStream`; None for any other file
+    (`parse_csv` reads it and words what is wrong)."""
+    fast = _plain_body(data)
+    if fast is None:
+        return None
+    body, header_end = fast
+    header_line = body[:header_end].decode().removesuffix("\r")
+    if _check_header(csv.reader(io.StringIO(header_line + "\n"))) is not None:
+        return None
+    return CsvStream(_Validator(tf), body, header_end + 1)
+
+
 def parse_csv(data: bytes | bytearray, tf: Timeframe) -> ParsedCandles:
     """Validate a CSV file with header `timestamp,open,high,low,close,volume`."""
     fast = _plain_body(data)
@@ -342,9 +357,7 @@ def parse_csv(data: bytes | bytearray, tf: Timeframe) -> ParsedCandles:
         out = _check_header(csv.reader(io.StringIO(header_line + "\n")))
         if out is not None:
             return out
-        v = _Validator(tf)
-        _rows_from_bytes(v, body, header_end + 1)
-        return v.finish()
+        return CsvStream(_Validator(tf), body, header_end + 1).finish()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -453,22 +466,52 @@ class _Chunk:
         return self.lines - 1 - np.searchsorted(self.blanks, self.lines), self.lines
 
 
-def _rows_from_bytes(v: _Validator, body: bytes | bytearray, pos: int) -> None:
-    """The data lines from offset `pos` (line 2 on): numpy accepts the plain valid ones; the
-    others, and the whitespace-only lines among them, are left to `add_fast` in file order."""
-    arr = np.frombuffer(body, np.uint8)
-    size = len(arr)
-    line = 2
-    # The accepted bars go straight into arrays sized for every line: no per-chunk copies.
-    room = body.count(b"\n", pos) + 1
-    epochs_out = np.empty(room, np.int64)
-    lines_out = np.empty(room, np.int32)
-    mants_out = [np.empty(room, np.int64) for _ in range(5)]
-    scales_out = [np.empty(room, np.uint8) for _ in range(5)]
-    filled = 0
-    odd: list[tuple[Ints, Ints, Ints]] = []  # lines, starts, ends
-    blank: list[Ints] = []  # numbers of the empty lines
-    while pos < size:
+class CsvStream:
+    """The data lines of a plain CSV from offset `pos` (line 2 on), a chunk at a time: numpy
+    accepts the plain valid ones; the others, and the whitespace-only lines among them, are
+    left to `add_fast` in file order by `finish`.
+
+    `read` hands out each chunk's accepted bars while `clean` holds (every line so far plain
+    and valid, times strictly increasing), so they can be stored while the rest is read; once
+    it fails, only `finish`'s verdict counts."""
+
+    def __init__(self, v: _Validator, body: bytes | bytearray, pos: int) -> None:
+        self.v, self.body, self.pos = v, body, pos
+        self.arr: npt.NDArray[np.uint8] | None = np.frombuffer(body, np.uint8)
+        self.line = 2
+        self.clean = True
+        self.last_epoch: int | None = None
+        self.result: ParsedCandles | None = None
+        # The accepted bars go straight into arrays sized for every line: no per-chunk copies.
+        room = body.count(b"\n", pos) + 1
+        self.epochs = np.empty(room, np.int64)
+        self.lines = np.empty(room, np.int32)
+        self.mants = [np.empty(room, np.int64) for _ in range(5)]
+        self.scales = [np.empty(room, np.uint8) for _ in range(5)]
+        self.filled = 0
+        self.odd: list[tuple[Ints, Ints, Ints]] = []  # lines, starts, ends
+        self.blank: list[Ints] = []  # numbers of the empty lines
+
+    def read(self) -> Bars | None:
+        """The next chunk's accepted bars (a copy, in file order), None after the last."""
+        lo = self.filled
+        if not self._chunk():
+            return None
+        hi = self.filled
+        epochs = self.epochs[lo:hi]
+        if len(epochs) and self.clean:
+            after = self.last_epoch is None or int(epochs[0]) > self.last_epoch
+            self.clean = after and bool((np.diff(epochs) > 0).all())
+            self.last_epoch = int(epochs[-1])
+        columns = (column(self.mants[k][lo:hi].copy(), self.scales[k][lo:hi]) for k in range(5))
+        return Bars(epochs.copy(), *columns)
+
+    def _chunk(self) -> bool:
+        body, arr, pos, v = self.body, self.arr, self.pos, self.v
+        assert arr is not None
+        size = len(arr)
+        if pos >= size:
+            return False
         end = min(pos + _CHUNK_BYTES, size)
         if end < size:
             cut = body.rfind(b"\n", pos, end)
@@ -479,44 +522,60 @@ def _rows_from_bytes(v: _Validator, body: bytes | bytearray, pos: int) -> None:
         ends = np.append(nl, len(seg))
         if seg[-1] == 10:  # the next line starts in the next chunk (or is the file's end)
             starts, ends = starts[:-1], ends[:-1]
-        numbers = line + np.arange(len(starts))
-        line += len(starts)
+        numbers = self.line + np.arange(len(starts))
+        self.line += len(starts)
         ends = ends - ((ends > starts) & (seg[np.maximum(ends - 1, 0)] == 13))
         good, epochs, columns = _plain_lines(seg, starts, ends, v.step)
-        taken = slice(filled, filled + len(epochs))
-        epochs_out[taken] = epochs
-        lines_out[taken] = numbers[good]
+        taken = slice(self.filled, self.filled + len(epochs))
+        self.epochs[taken] = epochs
+        self.lines[taken] = numbers[good]
         for k, (mant, scale) in enumerate(columns):
-            mants_out[k][taken] = mant
-            scales_out[k][taken] = scale
-        filled += len(epochs)
+            self.mants[k][taken] = mant
+            self.scales[k][taken] = scale
+        self.filled += len(epochs)
         empty = ends == starts
-        blank.append(numbers[empty])
+        self.blank.append(numbers[empty])
         rest = ~good & ~empty
-        odd.append((numbers[rest], starts[rest] + pos, ends[rest] + pos))
-        pos = end
-    blanks = np.concatenate(blank) if blank else np.zeros(0, np.int64)
-    # Lines numpy could not place are read as text; the whitespace-only ones are blank too.
-    checks: list[tuple[int, list[str]]] = []
-    for numbers, starts, ends in odd:
-        for number, a, b in zip(numbers.tolist(), starts.tolist(), ends.tolist(), strict=True):
-            raw = body[a:b].decode()
-            if raw.isspace():
-                blanks = np.append(blanks, number)
-            else:
-                checks.append((number, raw.split(",")))
-    blanks.sort()
-    for number, fields in checks:
-        before = len(v.errors)
-        row = number - 1 - int(np.searchsorted(blanks, number))
-        v.add_fast(row, number, fields)
-        if len(v.errors) != before and v.full:
-            return
-    if filled:
-        kept: list[tuple[Arr, Arr]] = [
-            (mants_out[k][:filled], scales_out[k][:filled]) for k in range(5)
-        ]
-        v.chunks.append(_Chunk(epochs_out[:filled], lines_out[:filled], kept, blanks))
+        if rest.any():
+            self.clean = False
+            self.odd.append((numbers[rest], starts[rest] + pos, ends[rest] + pos))
+        self.pos = end
+        return True
+
+    def finish(self) -> ParsedCandles:
+        """Reads what is left, then validates the whole file (as `parse_csv` does)."""
+        if self.result is None:
+            while self._chunk():
+                pass
+            self.arr = None  # the body's buffer is no longer held (it may be cleared)
+            self._odd_lines()
+            self.result = self.v.finish()
+        return self.result
+
+    def _odd_lines(self) -> None:
+        v, body, filled = self.v, self.body, self.filled
+        blanks = np.concatenate(self.blank) if self.blank else np.zeros(0, np.int64)
+        # Lines numpy could not place are read as text; the whitespace-only ones are blank too.
+        checks: list[tuple[int, list[str]]] = []
+        for numbers, starts, ends in self.odd:
+            for number, a, b in zip(numbers.tolist(), starts.tolist(), ends.tolist(), strict=True):
+                raw = body[a:b].decode()
+                if raw.isspace():
+                    blanks = np.append(blanks, number)
+                else:
+                    checks.append((number, raw.split(",")))
+        blanks.sort()
+        for number, fields in checks:
+            before = len(v.errors)
+            row = number - 1 - int(np.searchsorted(blanks, number))
+            v.add_fast(row, number, fields)
+            if len(v.errors) != before and v.full:
+                return
+        if filled:
+            kept: list[tuple[Arr, Arr]] = [
+                (self.mants[k][:filled], self.scales[k][:filled]) for k in range(5)
+            ]
+            v.chunks.append(_Chunk(self.epochs[:filled], self.lines[:filled], kept, blanks))
 
 
 def _plain_lines(

@@ -6,7 +6,7 @@ AsyncSession first, timestamps are timezone-aware UTC datetimes, results are ord
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -440,13 +440,21 @@ async def has_any_bars(s: AsyncSession, instrument_id: int) -> bool:
     return bool(value)
 
 
-async def _copy_binary(s: AsyncSession, table: str, chunks: Iterable[bytes]) -> None:
+async def _copy_binary(
+    s: AsyncSession, table: str, chunks: Iterable[bytes] | AsyncIterable[bytes]
+) -> None:
     driver = await _driver_connection(s)
 
     async def source() -> AsyncIterator[bytes]:
         yield COPY_HEADER
-        for chunk in chunks:  # encoded while the server stores the previous one
-            yield chunk
+        # Encoded while the server stores the previous one; an exception raised by `chunks`
+        # aborts the COPY (CopyFail) and is raised again here.
+        if isinstance(chunks, AsyncIterable):
+            async for chunk in chunks:
+                yield chunk
+        else:
+            for chunk in chunks:
+                yield chunk
         yield COPY_TRAILER
 
     await driver.copy_to_table(
@@ -454,7 +462,7 @@ async def _copy_binary(s: AsyncSession, table: str, chunks: Iterable[bytes]) -> 
     )
 
 
-async def copy_bars(s: AsyncSession, chunks: Iterable[bytes]) -> None:
+async def copy_bars(s: AsyncSession, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> None:
     """Binary COPY rows (all of _COPY_COLUMNS, see bulk.copy_rows) straight into candles:
     none of them may exist yet."""
     await _copy_binary(s, "candles", chunks)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,7 +22,7 @@ from . import bulk
 from . import repository as repo
 from .bulk import Bars
 from .exceptions import UnsupportedMediaType
-from .importer import ParsedCandles, parse_csv, parse_json
+from .importer import CsvStream, ParsedCandles, parse_csv, parse_json, stream_csv
 from .schemas import Bar, ImportResult
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def media_type(content_type: str | None) -> str:
 async def import_candles(
     s: AsyncSession, instrument_id: int, body: bytes | bytearray, content_type: str | None
 ) -> ImportResult:
-    """Validate the whole file, then store it; a file with any bad row stores nothing."""
+    """Validate the whole file, then store it (a plain CSV into an instrument with no bars:
+    while reading it, in a savepoint abandoned at the first odd line); a file with any bad row
+    stores nothing."""
     kind = media_type(content_type)
     if kind in CSV_TYPES:
         parser = parse_csv
@@ -50,14 +53,26 @@ async def import_candles(
         raise NotFound("Instrument not found")
     tf = instrument.timeframe
     started = time.perf_counter()
-    # Parsing a large file takes seconds of CPU: keep the event loop serving meanwhile.
-    parsed = await run_in_threadpool(parser, body, tf)
-    if isinstance(body, bytearray):
-        body.clear()  # the request's buffer is spent: its memory goes before the COPY's comes
-    if parsed.errors:
-        raise Unprocessable("The file has invalid rows; nothing was stored", details=parsed.errors)
-    parsed_at = time.perf_counter()
-    result = await store(s, instrument_id, parsed, expected_tf=tf)
+    stream = await run_in_threadpool(stream_csv, body, tf) if parser is parse_csv else None
+    result = None
+    if stream is not None and not await repo.has_any_bars(s, instrument_id):
+        result = await _store_while_reading(s, instrument_id, tf, stream, body)
+    if result is None:
+        # Parsing a large file takes seconds of CPU: keep the event loop serving meanwhile.
+        if stream is not None:
+            parsed = await run_in_threadpool(stream.finish)
+        else:
+            parsed = await run_in_threadpool(parser, body, tf)
+        if isinstance(body, bytearray):
+            body.clear()  # the request's buffer is spent: its memory goes before the COPY's
+        if parsed.errors:
+            raise Unprocessable(
+                "The file has invalid rows; nothing was stored", details=parsed.errors
+            )
+        parsed_at = time.perf_counter()
+        result = await store(s, instrument_id, parsed, expected_tf=tf)
+    else:
+        parsed_at = started  # read and stored at once
     log.info(
         "candles imported",
         extra={
@@ -117,6 +132,67 @@ async def store(
         first_ts=first_ts,
         last_ts=last_ts,
     )
+
+
+class _NotClean(Exception):
+    """The file is not a clean run of new bars: the streamed COPY is abandoned."""
+
+
+async def _store_while_reading(
+    s: AsyncSession, instrument_id: int, tf: Timeframe, stream: CsvStream, body: bytes | bytearray
+) -> ImportResult | None:
+    """A first import: each chunk of bars goes into the COPY as soon as it is read, so the
+    server stores while Python parses. The COPY runs in a savepoint and is abandoned at the
+    first line that is not plain and valid, or out of order (nothing of it stays; None: the
+    caller validates the whole file and reports or stores it as usual)."""
+    instrument = await instruments_repo.get_locked(s, instrument_id)
+    if instrument is None:
+        raise NotFound("Instrument not found")
+    if instrument.base_timeframe != tf.value:
+        raise Conflict("The instrument's base timeframe changed during the import; retry")
+    if await repo.has_any_bars(s, instrument_id):  # an import that ran since the check
+        return None
+
+    def rows() -> Iterator[bytes]:
+        while (bars := stream.read()) is not None:
+            if not stream.clean:
+                raise _NotClean
+            yield from bulk.copy_rows(instrument_id, tf, bars)
+        parsed = stream.finish()
+        if parsed.errors or parsed.bars is None:
+            raise _NotClean  # e.g. no bars at all: the caller words it
+        if isinstance(body, bytearray):
+            body.clear()  # the request's buffer is spent before the aggregates' memory comes
+        levels = dict(bulk.every_timeframe(parsed.bars, tf))
+        del levels[tf]  # stored above
+        for level_tf in sorted(levels, key=lambda t: t.value.encode()):
+            yield from bulk.copy_rows(instrument_id, level_tf, levels.pop(level_tf))
+
+    try:
+        async with s.begin_nested():
+            await repo.copy_bars(s, _in_thread(rows()))
+    except _NotClean:
+        return None
+    parsed = stream.finish()
+    assert parsed.first_ts is not None and parsed.last_ts is not None
+    await sessions_repo.recheck_events(s, instrument_id, parsed.first_ts)
+    return ImportResult(
+        imported=parsed.count,
+        inserted=parsed.count,
+        updated=0,
+        first_ts=parsed.first_ts,
+        last_ts=parsed.last_ts,
+    )
+
+
+async def _in_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Each chunk made in a worker thread, one ahead: the next is read and encoded while
+    this one is sent (the server never waits for Python), and the event loop keeps serving.
+    One `next` at a time: an exception from it ends the iteration with no call in flight."""
+    ahead = asyncio.ensure_future(run_in_threadpool(next, chunks, None))
+    while (chunk := await ahead) is not None:
+        ahead = asyncio.ensure_future(run_in_threadpool(next, chunks, None))
+        yield chunk
 
 
 def _new_rows(instrument_id: int, base: Timeframe, bars: Bars, *, trim: bool) -> Iterator[bytes]:
