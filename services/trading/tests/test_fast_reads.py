@@ -354,6 +354,7 @@ async def test_position_json_is_position_out(kit: Any, traded: dict[str, Any]) -
             assert got == want.encode()
 
 
+@in_process
 async def test_a_cached_window_never_outlives_a_candle_write(
     kit: Any, setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
