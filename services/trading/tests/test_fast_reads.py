@@ -389,37 +389,67 @@ async def test_a_cached_window_never_outlives_a_candle_write(
     assert after.headers["etag"] != first.headers["etag"]
 
 
-async def test_every_candle_write_renews_the_instruments_version(
-    kit: Any, setup: dict[str, Any]
-) -> None:
-    """Migration 0007: INSERT, UPDATE, DELETE and TRUNCATE each give the instrument a new
-    version, never one used before (one sequence, not reset with the tables)."""
+async def test_every_candle_write_renews_a_version(kit: Any, setup: dict[str, Any]) -> None:
+    """Migrations 0007 and 0008: a candle write that says which instrument it is for (as the
+    service's writers do) gives that instrument a new version; one that does not (SQL by
+    hand, TRUNCATE) renews the generation every window depends on. Never a value used
+    before: one sequence, not reset with the tables."""
     iid = setup["iid"]
     seen: list[int] = []
 
-    async def renewed() -> None:
-        rows = await kit.sql(
-            "SELECT version FROM candle_versions WHERE instrument_id = :iid", iid=iid
-        )
+    async def renewed(table: str) -> None:
+        where = " WHERE instrument_id = :iid" if table == "candle_versions" else ""
+        rows = await kit.sql(f"SELECT version FROM {table}{where}", iid=iid)  # noqa: S608
         seen.append(int(rows[0][0]))
-        assert seen[-1] not in seen[:-1]
+        assert seen[-1] not in seen[:-1], table
 
-    await renewed()  # the fixture's bars were inserted
+    def tagged(statement: str) -> str:
+        return (
+            "DO $$ BEGIN PERFORM set_config('trading.candles_instrument', '"
+            + str(iid)
+            + "', true); "
+            + statement
+            + "; END $$"
+        )
+
+    await kit.sql("UPDATE candles_generation SET version = version")  # a generation to start
+    await renewed("candles_generation")
     await kit.sql(
-        "INSERT INTO candles VALUES (:iid, 'D1', '2030-01-01T00:00:00Z', 1, 1, 1, 1, 1)", iid=iid
+        tagged(f"INSERT INTO candles VALUES ({iid}, 'D1', '2030-01-01T00:00:00Z', 1, 1, 1, 1, 1)")  # noqa: S608
     )
-    await renewed()
-    await kit.sql("UPDATE candles SET volume = 2 WHERE instrument_id = :iid", iid=iid)
-    await renewed()
+    await renewed("candle_versions")
+    await kit.sql(tagged(f"UPDATE candles SET volume = 2 WHERE instrument_id = {iid}"))  # noqa: S608
+    await renewed("candle_versions")
+    await kit.sql("UPDATE candles SET volume = 3 WHERE instrument_id = :iid", iid=iid)
+    await renewed("candles_generation")
     await kit.sql(
         "DELETE FROM candles WHERE instrument_id = :iid AND ts = '2030-01-01T00:00:00Z'", iid=iid
     )
-    await renewed()
+    await renewed("candles_generation")
     await kit.sql("TRUNCATE candles")
-    await renewed()
+    await renewed("candles_generation")
     # Truncating the versions too (as the tests' cleanup does) restarts no sequence.
     await kit.sql("TRUNCATE candles, candle_versions RESTART IDENTITY")
     await kit.sql(
-        "INSERT INTO candles VALUES (:iid, 'D1', '2030-01-01T00:00:00Z', 1, 1, 1, 1, 1)", iid=iid
+        tagged(f"INSERT INTO candles VALUES ({iid}, 'D1', '2030-01-01T00:00:00Z', 1, 1, 1, 1, 1)")  # noqa: S608
     )
-    await renewed()
+    await renewed("candle_versions")
+
+
+async def test_an_import_renews_its_instruments_version(kit: Any, setup: dict[str, Any]) -> None:
+    """The import says which instrument it writes (`candles.repository.tag_writes`)."""
+    iid = setup["iid"]
+    before = await kit.sql(
+        "SELECT version FROM candle_versions WHERE instrument_id = :iid", iid=iid
+    )
+    generation = await kit.sql("SELECT version FROM candles_generation")
+    csv = "timestamp,open,high,low,close,volume\n2030-01-07T00:00:00Z,1.1,1.2,1.0,1.15,5\n"
+    resp = await kit.client.post(
+        f"/instruments/{iid}/candles",
+        content=csv,
+        headers={**kit.admin, "Content-Type": "text/csv"},
+    )
+    assert resp.status_code in (200, 201), resp.text
+    after = await kit.sql("SELECT version FROM candle_versions WHERE instrument_id = :iid", iid=iid)
+    assert (after[0][0] if after else 0) > (before[0][0] if before else 0)
+    assert await kit.sql("SELECT version FROM candles_generation") == generation

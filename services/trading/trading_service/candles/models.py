@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, Numeric, String, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -34,11 +34,22 @@ candles = Candle.__table__
 
 
 class CandleVersion(Base):
-    """Renewed by the candles trigger (migration 0007, from one sequence: never the same
-    value twice) whenever an instrument's bars change, in the writer's transaction: what a
-    cached window of them is checked against."""
+    """Renewed by the candles trigger (migrations 0007, 0008; from one sequence: never the
+    same value twice) whenever the service writes an instrument's bars, in the writer's
+    transaction: what a cached window of them is checked against."""
 
     __tablename__ = "candle_versions"
 
     instrument_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class CandlesGeneration(Base):
+    """One row, renewed (migration 0008) by a candle write that did not say which instrument
+    it wrote (SQL by hand): every cached window depends on it as well."""
+
+    __tablename__ = "candles_generation"
+    __table_args__ = (CheckConstraint("id", name="one_row"),)
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default=text("true"))
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -548,7 +548,18 @@ async def rebuild_aggregates(
         )
 
 
+async def tag_writes(s: AsyncSession, instrument_id: int) -> None:
+    """Say, for this transaction, which instrument its candle writes are for: the candles
+    trigger (migration 0008) then renews that instrument's version and notifies its id,
+    without keeping a copy of every written row to find out."""
+    await s.execute(
+        text("SELECT set_config('trading.candles_instrument', :iid, true)"),
+        {"iid": str(instrument_id)},
+    )
+
+
 async def delete_bars(s: AsyncSession, instrument_id: int) -> None:
+    await tag_writes(s, instrument_id)
     await s.execute(text("DELETE FROM candles WHERE instrument_id = :iid"), {"iid": instrument_id})
 
 

@@ -100,6 +100,7 @@ async def store(
     instrument = await instruments_repo.get_locked(s, instrument_id)
     if instrument is None:
         raise NotFound("Instrument not found")
+    await repo.tag_writes(s, instrument_id)
     if instrument.base_timeframe != expected_tf.value:
         raise Conflict("The instrument's base timeframe changed during the import; retry")
     tf = expected_tf
@@ -148,6 +149,7 @@ async def _store_while_reading(
     instrument = await instruments_repo.get_locked(s, instrument_id)
     if instrument is None:
         raise NotFound("Instrument not found")
+    await repo.tag_writes(s, instrument_id)
     if instrument.base_timeframe != tf.value:
         raise Conflict("The instrument's base timeframe changed during the import; retry")
     if await repo.has_any_bars(s, instrument_id):  # an import that ran since the check

@@ -75,12 +75,14 @@ COLUMNS: tuple[str, ...] = tuple(c.key for c in T.__table__.columns)
 # numeric arithmetic is exact), and `candles.nth_bar_after`'s lookup of the due-th bar after
 # `current_ts` (`found`, `last_ts`) and whether a bar follows it (`more`), all over the
 # instrument's bars at the session's timeframe up to `end_ts`. `clock.reading_of` turns
-# those five into a reading. And the instrument's `candles_version` (migration 0007), which
-# says whether a candle window cached earlier is still what the table holds. One round
+# those five into a reading. And the instrument's `candles_version` and the
+# `candles_generation` (migrations 0007, 0008), which say whether a candle window cached
+# earlier is still what the table holds. One round
 # trip, no transaction: the statement is one snapshot.
 _READ_CLOCKED = """
 SELECT {columns}, c.now_, d.due, n.found, n.last_ts, m.more,
-       coalesce(v.version, 0) AS candles_version
+       coalesce(v.version, 0) AS candles_version,
+       coalesce((SELECT version FROM candles_generation), 0) AS candles_generation
 FROM trading_sessions s
 LEFT JOIN candle_versions v ON v.instrument_id = s.instrument_id
 CROSS JOIN LATERAL (SELECT clock_timestamp() AS now_) c

@@ -78,8 +78,9 @@ CANDLES_LIVE_CACHE = "private, no-cache"
 
 class _Windows:
     """Candle windows (the JSON array and its SHA-1) by what determines them: instrument,
-    timeframe, the last bar's time, `before`, `limit` and the instrument's candles version
-    (bumped in every candle write's transaction, read with the session). A hit is exactly
+    timeframe, the last bar's time, `before`, `limit`, the instrument's candles version and
+    the candles generation (renewed in every candle write's transaction, read with the
+    session). A hit is exactly
     what the table would give; a clock that moved or an import is a miss. Least recently
     used first out, within `max_bytes`."""
 
@@ -119,7 +120,8 @@ async def session_candles(
     else:
         until = view.current_ts
     version = sess.get("candles_version")  # None after a settle (the ORM row): no cache
-    key = (sess["instrument_id"], sess["timeframe"], until, before, limit, version)
+    generation = sess.get("candles_generation")
+    key = (sess["instrument_id"], sess["timeframe"], until, before, limit, version, generation)
     window = WINDOWS.get(key) if version is not None else None
     if window is None:
         # The store's `ts <= until` keeps every bar after the clock out of the array.
