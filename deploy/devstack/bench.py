@@ -24,6 +24,7 @@ table comes from a run without it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -44,7 +45,7 @@ from typing import Any
 import httpx
 
 from .bench_replay import IMPORT_BARS, ReplayFigures, new_trader, run_replay
-from .bench_reports import YEAR_BARS, ReportFigures, run_reports
+from .bench_reports import YEAR_BARS, ReportFigures, run_reports, settle_database
 from .bench_stream import StreamFigures, run_streams
 from .stack import HOST, REPO_ROOT, ManagedProcess, Ports, Stack, port_in_use
 
@@ -300,6 +301,13 @@ def http_runs(
     check = http.get(f"{trading}/sessions/{session_id}/candles?limit=500", headers=auth)
     check.raise_for_status()
     figures["candles_returned"] = len(check.json()["candles"])
+
+    # The bulk writes above are vacuumed and analyzed now, not by autovacuum during the runs.
+    asyncio.run(
+        settle_database(
+            stack.resolved_urls["trading"].replace("postgresql+asyncpg://", "postgresql://")
+        )
+    )
 
     # The raw-asyncpg baseline, served by uvicorn exactly like the service.
     raw_port = Ports.free().aux

@@ -250,6 +250,19 @@ def _trade_plan(bars: Bars, first: int, last: int) -> list[dict[str, Any]]:
     return plan
 
 
+async def settle_database(dsn: str) -> None:
+    """VACUUM ANALYZE the database: bulk writes leave autovacuum and autoanalyze to do, which
+    would otherwise run on the same cores during the measurements that follow (and the
+    planner would meet the new rows without statistics)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def _seed_trades(dsn: str, session_id: int, plan: list[dict[str, Any]]) -> Seeded:
     """Write `plan`'s positions, fills and ledger rows for the session, and its balance, in
     one transaction, as the engine would have: a COMMISSION at each open, a PROFIT (also when
@@ -544,6 +557,8 @@ def run_reports(
     if Decimal(str(account["balance"])) != seeded.balance:
         raise RuntimeError(f"account balance {account['balance']} is not {seeded.balance}")
 
+    # What the seeding wrote is vacuumed and analyzed now, not by autovacuum during the calls.
+    asyncio.run(settle_database(trading_dsn))
     log(f"reports: {runs} generate-report calls ...")
     report: dict[str, Any] = {}
     for _ in range(runs):
