@@ -390,7 +390,7 @@ async def test_a_cached_window_never_outlives_a_candle_write(
 
 
 async def test_every_candle_write_renews_a_version(kit: Any, setup: dict[str, Any]) -> None:
-    """Migrations 0007 and 0008: a candle write that says which instrument it is for (as the
+    """Migration 0007: a candle write that says which instrument it is for (as the
     service's writers do) gives that instrument a new version; one that does not (SQL by
     hand, TRUNCATE) renews the generation every window depends on. Never a value used
     before: one sequence, not reset with the tables."""

@@ -34,7 +34,7 @@ candles = Candle.__table__
 
 
 class CandleVersion(Base):
-    """Renewed by the candles trigger (migrations 0007, 0008; from one sequence: never the
+    """Renewed by the candles trigger (migration 0007; from one sequence: never the
     same value twice) whenever the service writes an instrument's bars, in the writer's
     transaction: what a cached window of them is checked against."""
 
@@ -45,7 +45,7 @@ class CandleVersion(Base):
 
 
 class CandlesGeneration(Base):
-    """One row, renewed (migration 0008) by a candle write that did not say which instrument
+    """One row, renewed (migration 0007) by a candle write that did not say which instrument
     it wrote (SQL by hand): every cached window depends on it as well."""
 
     __tablename__ = "candles_generation"

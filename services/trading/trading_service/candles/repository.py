@@ -550,7 +550,7 @@ async def rebuild_aggregates(
 
 async def tag_writes(s: AsyncSession, instrument_id: int) -> None:
     """Say, for this transaction, which instrument its candle writes are for: the candles
-    trigger (migration 0008) then renews that instrument's version and notifies its id,
+    trigger (migration 0007) then renews that instrument's version and notifies its id,
     without keeping a copy of every written row to find out."""
     await s.execute(
         text("SELECT set_config('trading.candles_instrument', :iid, true)"),

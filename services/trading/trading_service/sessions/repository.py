@@ -76,7 +76,7 @@ COLUMNS: tuple[str, ...] = tuple(c.key for c in T.__table__.columns)
 # `current_ts` (`found`, `last_ts`) and whether a bar follows it (`more`), all over the
 # instrument's bars at the session's timeframe up to `end_ts`. `clock.reading_of` turns
 # those five into a reading. And the instrument's `candles_version` and the
-# `candles_generation` (migrations 0007, 0008), which say whether a candle window cached
+# `candles_generation` (migration 0007), which say whether a candle window cached
 # earlier is still what the table holds. One round
 # trip, no transaction: the statement is one snapshot.
 _READ_CLOCKED = """
