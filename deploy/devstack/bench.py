@@ -303,15 +303,11 @@ def http_runs(
     figures["candles_returned"] = len(check.json()["candles"])
 
     # The bulk writes above are vacuumed and analyzed now, not by autovacuum during the runs.
-    asyncio.run(
-        settle_database(
-            stack.resolved_urls["trading"].replace("postgresql+asyncpg://", "postgresql://")
-        )
-    )
+    raw_dsn = trading_dsn(stack)
+    asyncio.run(settle_database(raw_dsn))
 
     # The raw-asyncpg baseline, served by uvicorn exactly like the service.
     raw_port = Ports.free().aux
-    raw_dsn = stack.resolved_urls["trading"].replace("postgresql+asyncpg://", "postgresql://")
     raw = ManagedProcess(
         "bench-raw",
         [
@@ -367,6 +363,11 @@ def http_runs(
     finally:
         raw.stop()
     return results, figures
+
+
+def trading_dsn(stack: Stack) -> str:
+    """The trading database's DSN for asyncpg itself (no SQLAlchemy driver suffix)."""
+    return stack.resolved_urls["trading"].replace("postgresql+asyncpg://", "postgresql://")
 
 
 def first_run_seconds() -> float:
@@ -555,9 +556,7 @@ def main(argv: list[str] | None = None) -> int:
                     gw,
                     login(http, gw, admin_email, admin_password),
                     year_csv,
-                    stack.resolved_urls["trading"].replace(
-                        "postgresql+asyncpg://", "postgresql://"
-                    ),
+                    trading_dsn(stack),
                     stats_runs=args.reports_stats_runs,
                     runs=args.reports_runs,
                     log=lambda text: print(text, flush=True),

@@ -87,6 +87,19 @@ async def import_candles(
     return result
 
 
+async def _lock_for_import(s: AsyncSession, instrument_id: int, tf: Timeframe) -> Instrument:
+    """The instrument locked until commit (imports of one instrument run one after another),
+    still at the base timeframe the file was read for, and the transaction's candle writes
+    tagged with it (the candles trigger renews its version, migration 0007)."""
+    instrument = await instruments_repo.get_locked(s, instrument_id)
+    if instrument is None:
+        raise NotFound("Instrument not found")
+    if instrument.base_timeframe != tf.value:
+        raise Conflict("The instrument's base timeframe changed during the import; retry")
+    await repo.tag_writes(s, instrument_id)
+    return instrument
+
+
 async def store(
     s: AsyncSession, instrument_id: int, parsed: ParsedCandles, *, expected_tf: Timeframe
 ) -> ImportResult:
@@ -97,12 +110,7 @@ async def store(
     """
     bars, first_ts, last_ts = parsed.bars, parsed.first_ts, parsed.last_ts
     assert bars is not None and first_ts is not None and last_ts is not None
-    instrument = await instruments_repo.get_locked(s, instrument_id)
-    if instrument is None:
-        raise NotFound("Instrument not found")
-    await repo.tag_writes(s, instrument_id)
-    if instrument.base_timeframe != expected_tf.value:
-        raise Conflict("The instrument's base timeframe changed during the import; retry")
+    await _lock_for_import(s, instrument_id, expected_tf)
     tf = expected_tf
     # Every bucket the file touches lies within the coarsest timeframe's buckets.
     top = max(available_timeframes(tf), key=lambda t: t.seconds)
@@ -146,12 +154,7 @@ async def _store_while_reading(
     server stores while Python parses. The COPY runs in a savepoint and is abandoned at the
     first line that is not plain and valid, or out of order (nothing of it stays; None: the
     caller validates the whole file and reports or stores it as usual)."""
-    instrument = await instruments_repo.get_locked(s, instrument_id)
-    if instrument is None:
-        raise NotFound("Instrument not found")
-    await repo.tag_writes(s, instrument_id)
-    if instrument.base_timeframe != tf.value:
-        raise Conflict("The instrument's base timeframe changed during the import; retry")
+    await _lock_for_import(s, instrument_id, tf)
     if await repo.has_any_bars(s, instrument_id):  # an import that ran since the check
         return None
 
