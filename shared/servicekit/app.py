@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .bodies import BodyGuard, BodyLimits
 from .config import ServiceSettings
 from .db import Database
 from .errors import ServiceError, is_database_unavailable
@@ -72,10 +73,15 @@ def detail_renderer(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# A client gets the first errors, enough to fix its request; listing every one of thousands
+# cost seconds and megabytes (issue 10, defect 1).
+MAX_LISTED_ERRORS = 50
+
+
 def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Validation errors without echoing the submitted input (it may hold a password)."""
     out = []
-    for err in exc.errors():
+    for err in exc.errors()[:MAX_LISTED_ERRORS]:
         item = {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
         out.append(jsonable_encoder(item))
     return out
@@ -154,7 +160,11 @@ def install_error_handlers(
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = STATUS_CODES.get(exc.status_code, "ERROR")
+        # FastAPI's own 400 ("There was an error parsing the body") is a malformed body too.
+        if exc.status_code == malformed_json_status:
+            code = malformed_json_code
+        else:
+            code = STATUS_CODES.get(exc.status_code, "ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
         headers = dict(exc.headers) if exc.headers else None
         return render(request, exc.status_code, code, message, None, headers)
@@ -211,6 +221,8 @@ def create_service_app(
     validation_status: int = 422,
     validation_code: str = "VALIDATION_ERROR",
     malformed_json_code: str = "BAD_REQUEST",
+    body_limits: BodyLimits = BodyLimits(),
+    unbounded_bodies: Callable[[str, str], bool] | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     **fastapi_kw: Any,
@@ -235,6 +247,14 @@ def create_service_app(
         malformed_json_code=malformed_json_code,
     )
     app.include_router(health_router(db, alembic_ini))
+    app.add_middleware(
+        BodyGuard,
+        render=render,
+        limits=body_limits,
+        validation_status=validation_status,
+        validation_code=validation_code,
+        exempt=unbounded_bodies,
+    )
     tune_openapi(app, validation_status)
     # Added last, so outermost: every response, errors included, gets the request id.
     app.add_middleware(RequestContextMiddleware, service=service)

@@ -73,3 +73,37 @@ async def test_huge_numbers_and_non_object_bodies_are_400(api: Any) -> None:
         assert resp.status_code == 400, resp.text
     resp = await api.call("GET", "/api/sessions?page=99999999999999999999", 1)
     assert resp.status_code == 400
+
+
+async def test_wide_body_is_a_small_fast_400(api: Any) -> None:
+    """Issue 10, defect 1: 50,000 unknown keys are refused before validation, in the envelope."""
+    import json
+    import time
+
+    raw = json.dumps({"name": "a", **{f"k{i:05d}": i for i in range(50_000)}}).encode()
+    started = time.perf_counter()
+    resp = await api.call(
+        "POST", "/api/farmers", 1, content=raw, headers={"content-type": "application/json"}
+    )
+    elapsed = time.perf_counter() - started
+    assert resp.status_code == 400, resp.text[:300]
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert len(resp.content) < 400
+    assert elapsed < 0.3, elapsed
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xff\xfe{", b'{"name": "\xc3\x28"}', b"[" * 5_000 + b"]" * 5_000],
+    ids=["bad-utf8-bom", "bad-utf8-in-string", "nested-past-the-parser"],
+)
+async def test_unparseable_bodies_are_validation_error_not_bad_request(
+    api: Any, raw: bytes
+) -> None:
+    """Issue 10, defect 5: the seed's code for a bad body is VALIDATION_ERROR (400); FastAPI's
+    own "error parsing the body" used to leak out as BAD_REQUEST."""
+    resp = await api.call(
+        "POST", "/api/farmers", 1, content=raw, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"

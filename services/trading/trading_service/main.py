@@ -16,6 +16,14 @@ from .sessions import hub as stream_hub
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
 
+def is_candle_import(method: str, path: str) -> bool:
+    """The candle import streams its large CSV/JSON body itself (gateway limit 256 MiB)."""
+    parts = path.split("/")
+    return (
+        method == "POST" and len(parts) == 4 and parts[1] == "instruments" and parts[3] == "candles"
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = create_resource_app(
@@ -26,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alembic_ini=ALEMBIC_INI,
         render=render_error,
         validation_status=422,
+        unbounded_bodies=is_candle_import,
     )
 
     from . import models  # noqa: F401  (every table registered before first use)
