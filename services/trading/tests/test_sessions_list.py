@@ -77,6 +77,12 @@ async def test_non_admin_sees_only_own_sessions_admin_sees_all(
         {"start_date": "last week"},
         {"end_date": "2024-02-30"},
         {"start_date": "2024-01-02", "end_date": "2024-01-01"},
+        # Issue 10, defect 2: a date-only upper bound means "before the next midnight", and
+        # 9999-12-31 has none (it was a 500); years past 9999 are not ISO dates at all.
+        {"end_date": "9999-12-31"},
+        {"end_date": "10000-01-01"},
+        {"start_date": "0000-01-01"},
+        {"end_date": "9999-12-31T23:59:59-05:00"},
     ],
 )
 async def test_bad_query_is_422(

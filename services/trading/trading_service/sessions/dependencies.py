@@ -54,7 +54,10 @@ def parse_bound(name: str, raw: str, *, upper: bool) -> Bound:
     if day is not None:
         start = datetime.combine(day, time(0), tzinfo=UTC)
         if upper:
-            return Bound(start + timedelta(days=1), inclusive=False)
+            try:
+                return Bound(start + timedelta(days=1), inclusive=False)
+            except OverflowError as exc:  # 9999-12-31 has no next midnight (issue 10, defect 2)
+                raise _error(name, f"{name} is out of range: the last day is 9999-12-30") from exc
         return Bound(start, inclusive=True)
     try:
         return Bound(to_utc(datetime.fromisoformat(value)), inclusive=True)
