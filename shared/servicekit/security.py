@@ -1,7 +1,12 @@
 """Access-token verification for the resource services (trading, auction).
 
 Tokens are verified locally against the auth service's JWKS, which is cached: the services
-keep serving while auth is down. An unknown `kid` triggers at most one refetch per interval.
+keep serving while auth is down. Key rotation: an unknown `kid` (a new signing key) makes the
+verifier refetch the JWKS, at most once per `refetch_interval` (a flood of bogus kids costs auth
+one request per interval; such a request waits for the next allowed fetch rather than being
+refused); and the JWKS is refetched in the background once its `Cache-Control: max-age` has
+passed, so a key removed from it stops verifying (cached verifications of its tokens too).
+Tokens of known kids never wait for a fetch, and a failed fetch keeps the keys as they were.
 A request is authenticated by `Authorization: Bearer` or by the `access_token` cookie; a
 cookie-authenticated unsafe request must pass the CSRF rule (see `_check_csrf`).
 """
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +37,7 @@ ACCESS_COOKIE = "access_token"
 CSRF_COOKIE = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age=(\d+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,10 @@ class TokenVerifier:
         audience: str,
         *,
         algorithms: tuple[str, ...] = ALLOWED_ALGORITHMS,
-        refetch_interval: float = 30.0,
+        refetch_interval: float = 1.0,
         empty_cache_retry: float = 0.5,
+        default_max_age: float = 300.0,
+        stale_retry: float = 5.0,
         http_timeout: float = 3.0,
         leeway: float = 5.0,
     ) -> None:
@@ -80,20 +89,31 @@ class TokenVerifier:
         self.algorithms = algorithms
         self.refetch_interval = refetch_interval
         self.empty_cache_retry = empty_cache_retry
+        # How long fetched keys count as fresh when the JWKS response gives no max-age, and how
+        # soon a failed background refetch (auth down) is tried again.
+        self.default_max_age = default_max_age
+        self.stale_retry = stale_retry
         self.http_timeout = http_timeout
         self.leeway = leeway
         self._keys: dict[str, jwt.PyJWK] = {}
-        # token -> its verified claims, until `exp`: a signature is checked once per token,
-        # not once per request (access tokens are stateless: nothing revokes one before exp).
-        self._verified: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        # Kids given by hand (add_jwks: tests, the auth service's own ring): never dropped by a
+        # refetch; only kids that came from the JWKS URL follow it.
+        self._pinned: set[str] = set()
+        # token -> (kid, its verified claims), until `exp`: a signature is checked once per
+        # token, not once per request (access tokens are stateless: nothing revokes one before
+        # exp, except its key leaving the JWKS).
+        self._verified: OrderedDict[tuple[str, str], tuple[str, dict[str, Any]]] = OrderedDict()
         self.cache_size = 4096
         self._last_fetch = float("-inf")
+        self._fresh_until = float("inf")  # no background refetch before a first fetch
+        self._background: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.fetch_count = 0  # fetches started
         self._fetches_done = 0
 
-    def add_jwks(self, jwks: dict[str, Any]) -> None:
-        """Load keys from a JWKS document (used by the fetch, and by tests)."""
+    @staticmethod
+    def _parse(jwks: dict[str, Any], algorithms: tuple[str, ...]) -> dict[str, jwt.PyJWK]:
+        keys: dict[str, jwt.PyJWK] = {}
         for data in jwks.get("keys", []):
             kid = data.get("kid")
             if not kid:
@@ -103,29 +123,48 @@ class TokenVerifier:
             except (jwt.exceptions.PyJWKError, jwt.exceptions.InvalidKeyError) as exc:
                 log.warning("jwks key skipped", extra={"kid": kid, "error": str(exc)})
                 continue
-            if key.algorithm_name in self.algorithms:
-                self._keys[kid] = key
+            if key.algorithm_name in algorithms:
+                keys[kid] = key
+        return keys
+
+    def add_jwks(self, jwks: dict[str, Any]) -> None:
+        """Trust the keys of a JWKS document for good (tests, the auth service's own keys)."""
+        keys = self._parse(jwks, self.algorithms)
+        self._keys.update(keys)
+        self._pinned.update(keys)
+
+    def set_jwks(self, jwks: dict[str, Any]) -> None:
+        """Take a fetched JWKS as the truth: its keys are added, fetched keys it no longer lists
+        are dropped with every cached verification of their tokens."""
+        keys = self._parse(jwks, self.algorithms)
+        gone = {kid for kid in self._keys if kid not in keys and kid not in self._pinned}
+        for kid in gone:
+            del self._keys[kid]
+        self._keys.update(keys)
+        if gone:
+            log.info("jwks keys removed", extra={"kids": sorted(gone)})
+            for entry in [k for k, (kid, _) in self._verified.items() if kid in gone]:
+                del self._verified[entry]
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Fetch the keys, at most once per interval unless forced.
+        """Fetch the keys, at most once per `refetch_interval` unless forced.
 
         A caller that waited while a fetch was in flight takes that fetch's result instead
-        of starting another (or giving up because the budget was just spent). With no keys
-        at all (startup, auth came up late) the caller waits out the short empty-cache
-        retry instead of being refused: a valid token is never a 401 just because the
-        warm-up's last attempt failed a moment ago.
+        of starting another. Otherwise, within the interval, the caller waits for the next
+        allowed fetch (at most the interval; the short empty-cache retry when there are no
+        keys at all): a token signed by a key published a moment ago is never a 401 just
+        because some other fetch happened just before, and bogus kids still cost auth at
+        most one request per interval.
         """
         seen = self._fetches_done
         async with self._lock:
             if not force:
                 if self._fetches_done != seen:
                     return  # a fetch finished while this caller waited: its result is ours
+                pause = self.refetch_interval if self._keys else self.empty_cache_retry
                 since = time.monotonic() - self._last_fetch
-                if self._keys:
-                    if since < self.refetch_interval:
-                        return
-                elif since < self.empty_cache_retry:
-                    await asyncio.sleep(self.empty_cache_retry - since)
+                if since < pause:
+                    await asyncio.sleep(pause - since)
             self._last_fetch = time.monotonic()
             self.fetch_count += 1
             try:
@@ -134,14 +173,39 @@ class TokenVerifier:
                 self._fetches_done += 1
 
     async def _fetch(self) -> None:
-        """Load the JWKS; failures keep the cache as it was."""
+        """Load the JWKS and note until when it is fresh; failures keep the keys as they were
+        and are tried again after `stale_retry`."""
         try:
-            async with httpx.AsyncClient(timeout=self.http_timeout) as client:
-                resp = await client.get(self.jwks_url)
-                resp.raise_for_status()
-                self.add_jwks(resp.json())
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("jwks fetch failed", extra={"url": self.jwks_url, "error": str(exc)})
+            jwks, max_age = await self._load_jwks()
+        except Exception as exc:
+            log.warning("jwks fetch failed", extra={"url": self.jwks_url, "error": repr(exc)})
+            self._fresh_until = time.monotonic() + self.stale_retry
+            return
+        self.set_jwks(jwks)
+        ttl = self.default_max_age if max_age is None else max_age
+        self._fresh_until = time.monotonic() + ttl
+
+    async def _load_jwks(self) -> tuple[dict[str, Any], float | None]:
+        """The JWKS document and its max-age in seconds (None when the response has none)."""
+        async with httpx.AsyncClient(timeout=self.http_timeout) as client:
+            resp = await client.get(self.jwks_url)
+            resp.raise_for_status()
+            jwks = resp.json()
+        if not isinstance(jwks, dict):
+            raise ValueError("the JWKS is not a JSON object")
+        found = _MAX_AGE.search(resp.headers.get("cache-control", ""))
+        return jwks, float(found.group(1)) if found else None
+
+    def _refresh_if_stale(self) -> None:
+        """Start one background refetch once the keys' max-age has passed (never waits)."""
+        if self._background is None and time.monotonic() >= self._fresh_until:
+            self._background = asyncio.create_task(self._background_refresh())
+
+    async def _background_refresh(self) -> None:
+        try:
+            await self.refresh(force=True)
+        finally:
+            self._background = None
 
     @property
     def has_keys(self) -> bool:
@@ -167,15 +231,18 @@ class TokenVerifier:
 
     async def verify(self, token: str, *, typ: str = ACCESS_TOKEN_TYP) -> dict[str, Any]:
         """Return the claims of a valid token, or raise Unauthorized."""
+        self._refresh_if_stale()
         cached = self._verified.get((typ, token))
         if cached is not None:
-            if cached["exp"] + self.leeway > time.time():
+            _, cached_claims = cached
+            if cached_claims["exp"] + self.leeway > time.time():
                 self._verified.move_to_end((typ, token))
-                return dict(cached)
+                return dict(cached_claims)
             del self._verified[(typ, token)]
         claims = await self._verify_uncached(token, typ)
         if isinstance(claims.get("exp"), (int, float)):
-            self._verified[(typ, token)] = dict(claims)
+            kid = jwt.get_unverified_header(token)["kid"]
+            self._verified[(typ, token)] = (kid, dict(claims))
             if len(self._verified) > self.cache_size:
                 self._verified.popitem(last=False)
         return claims

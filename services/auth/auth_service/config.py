@@ -34,6 +34,12 @@ class Settings(ServiceSettings):
     refresh_token_ttl_seconds: int = 1_209_600
     # PEM of an Ed25519 private key; without it a key is generated once and kept in the database.
     signing_key: SecretStr | None = None
+    # Rotation: PEMs (concatenated; private or public Ed25519) of earlier signing keys, still
+    # published in the JWKS (never signing) so their tokens verify until they expire.
+    previous_signing_keys: SecretStr | None = None
+    # The JWKS's Cache-Control max-age: trading and auction refetch it after this many seconds,
+    # so a key removed from it stops verifying there within this time.
+    jwks_max_age_seconds: int = 300
     admin_email: str | None = None
     admin_password: SecretStr | None = None
     admin_name: str = "Administrator"
@@ -84,6 +90,12 @@ class Settings(ServiceSettings):
             from .tokens.keys import load_private_pem
 
             load_private_pem(self.signing_key.get_secret_value())  # fail at start, not at login
+        if self.previous_signing_keys is not None:
+            from .tokens.keys import load_public_pems
+
+            load_public_pems(self.previous_signing_keys.get_secret_value())
+        if self.jwks_max_age_seconds < 1:
+            raise ValueError("jwks_max_age_seconds must be positive")
         return self
 
     @property

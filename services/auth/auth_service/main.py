@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_overflow=settings.db_max_overflow,
     )
     signing_key = settings.signing_key.get_secret_value() if settings.signing_key else None
-    keyring = KeyRing(signing_key)
+    previous = settings.previous_signing_keys
+    keyring = KeyRing(signing_key, previous.get_secret_value() if previous else None)
     verifier = LocalTokenVerifier(keyring, db, settings.jwt_issuer, settings.jwt_audience)
     authenticator = Authenticator(verifier, settings.allowed_origins)
     passwords = Passwords(

@@ -1,4 +1,8 @@
-"""Ed25519 signing keys: the configured one, or one generated once and kept in the database."""
+"""Ed25519 signing keys: the configured one, or one generated once and kept in the database.
+
+Rotation: the configured current key signs; previous keys (configured, private or public PEMs)
+are only published in the JWKS, so tokens they signed verify until they expire. Every key's
+kid is its RFC 7638 thumbprint, in the token header and in the JWKS alike."""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import base64
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from jwt.algorithms import OKPAlgorithm
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +29,7 @@ from . import repository
 log = logging.getLogger(__name__)
 
 ALGORITHM = "EdDSA"
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
 
 
 def load_private_pem(pem: str) -> Ed25519PrivateKey:
@@ -43,12 +52,47 @@ def private_pem(key: Ed25519PrivateKey) -> str:
     ).decode()
 
 
-def public_jwk(key: Ed25519PrivateKey) -> dict[str, Any]:
-    jwk: dict[str, Any] = OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
+def load_public_pems(pems: str) -> list[Ed25519PublicKey]:
+    """The public keys of one or more concatenated PEM blocks, each an Ed25519 private or
+    public key (literal `\\n` accepted); blank text is no key."""
+    text = pems.strip().replace("\\n", "\n")
+    blocks = [m.group(0) for m in _PEM_BLOCK.finditer(text)]
+    if text and not blocks:
+        raise ValueError("previous_signing_keys holds no PEM block")
+    keys = []
+    for block in blocks:
+        data = block.encode()
+        loaded: object
+        try:
+            if "PRIVATE KEY" in block:
+                loaded = serialization.load_pem_private_key(data, password=None)
+            else:
+                loaded = serialization.load_pem_public_key(data)
+        except (ValueError, TypeError) as exc:
+            raise ValueError("previous_signing_keys holds an unreadable PEM block") from exc
+        if isinstance(loaded, Ed25519PrivateKey):
+            loaded = loaded.public_key()
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise ValueError("previous_signing_keys must hold Ed25519 keys")
+        keys.append(loaded)
+    return keys
+
+
+def _public(key: Ed25519PrivateKey | Ed25519PublicKey) -> Ed25519PublicKey:
+    return key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+
+
+def public_jwk(key: Ed25519PrivateKey | Ed25519PublicKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = OKPAlgorithm.to_jwk(_public(key), as_dict=True)
     return {"kty": jwk["kty"], "crv": jwk["crv"], "x": jwk["x"]}
 
 
-def thumbprint(key: Ed25519PrivateKey) -> str:
+def published_jwk(key: Ed25519PrivateKey | Ed25519PublicKey) -> dict[str, Any]:
+    """The key as the JWKS lists it: its public part, kid (thumbprint), alg and use."""
+    return {**public_jwk(key), "kid": thumbprint(key), "alg": ALGORITHM, "use": "sig"}
+
+
+def thumbprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url): a stable kid derived from the key."""
     canonical = json.dumps(public_jwk(key), sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(canonical).digest()
@@ -69,14 +113,16 @@ class KeyPair:
 
 
 class KeyRing:
-    """The key tokens are signed with, and every public key the JWKS publishes."""
+    """The key tokens are signed with, and every public key the JWKS publishes: the signing
+    key, the configured previous keys, and the generated keys not retired."""
 
-    def __init__(self, configured_pem: str | None = None) -> None:
+    def __init__(self, configured_pem: str | None = None, previous_pems: str | None = None) -> None:
         self._configured = (
             KeyPair.of(load_private_pem(configured_pem)) if configured_pem is not None else None
         )
+        self._previous = [published_jwk(key) for key in load_public_pems(previous_pems or "")]
         self._signing: KeyPair | None = None
-        self._published: dict[str, KeyPair] = {}
+        self._published: dict[str, dict[str, Any]] = {}
 
     @property
     def signing(self) -> KeyPair:
@@ -107,10 +153,12 @@ class KeyRing:
                 signing = KeyPair(active.kid, load_private_pem(active.private_pem))
         else:
             signing = self._configured
-        published = {signing.kid: signing}
+        published = {signing.kid: signing.jwk()}
+        for jwk in self._previous:
+            published.setdefault(jwk["kid"], jwk)
         for row in await repository.published_signing_keys(session):
             if row.kid not in published:
-                published[row.kid] = KeyPair(row.kid, load_private_pem(row.private_pem))
+                published[row.kid] = KeyPair(row.kid, load_private_pem(row.private_pem)).jwk()
         self._signing = signing
         self._published = published
 
@@ -120,4 +168,4 @@ class KeyRing:
         return self.jwks()
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [pair.jwk() for pair in self._published.values()]}
+        return {"keys": list(self._published.values())}

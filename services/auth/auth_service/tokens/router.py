@@ -105,6 +105,7 @@ async def logout(
 
 
 @router.get("/.well-known/jwks.json", response_model=JwksOut)
-async def jwks(keyring: KeyRingDep) -> JSONResponse:
+async def jwks(keyring: KeyRingDep, settings: SettingsDep) -> JSONResponse:
     """The public keys that sign access tokens."""
-    return JSONResponse(keyring.jwks(), headers={"Cache-Control": "public, max-age=300"})
+    cache = f"public, max-age={settings.jwks_max_age_seconds}"
+    return JSONResponse(keyring.jwks(), headers={"Cache-Control": cache})

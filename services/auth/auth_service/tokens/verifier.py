@@ -6,14 +6,12 @@ instead of fetching the JWKS over HTTP from itself."""
 
 from __future__ import annotations
 
-import logging
+from typing import Any
 
 from servicekit.db import Database
 from servicekit.security import TokenVerifier
 
 from .keys import KeyRing
-
-log = logging.getLogger(__name__)
 
 
 class LocalTokenVerifier(TokenVerifier):
@@ -22,8 +20,6 @@ class LocalTokenVerifier(TokenVerifier):
         self.keyring = keyring
         self.db = db
 
-    async def _fetch(self) -> None:
-        try:
-            self.add_jwks(await self.keyring.reload(self.db))
-        except Exception as exc:  # keep the cache as it was, like a failed JWKS fetch
-            log.warning("signing keys reload failed", extra={"error": type(exc).__name__})
+    async def _load_jwks(self) -> tuple[dict[str, Any], float | None]:
+        # A failure keeps the keys as they were, like a failed JWKS fetch (TokenVerifier._fetch).
+        return await self.keyring.reload(self.db), None
