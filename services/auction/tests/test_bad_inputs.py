@@ -107,3 +107,36 @@ async def test_unparseable_bodies_are_validation_error_not_bad_request(
     )
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("path", ["/api/categories", "/api/farmers", "/api/buyers"])
+@pytest.mark.parametrize(
+    "name",
+    ["Ram\u202e4321", "Ram\u2066x\u2069", "Ram\u200fRam", "Ram\x07", "Ram\x1b[31m", "Ram\r\nSita"],
+    ids=["RLO", "isolate", "RLM", "bell", "escape", "newline"],
+)
+async def test_names_with_control_or_bidi_characters_are_400(
+    api: Any, path: str, name: str
+) -> None:
+    """Issue 10, defect 6: a name shows on bills and printed pages; a bidi override (U+202E
+    displays "Ram‮4321" reversed) or a control character is refused, on create and update."""
+    resp = await api.call("POST", path, 1, json={"name": name})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["code"] == "VALIDATION_ERROR"
+    created = await api.ok("POST", path, 1, 201, json={"name": "Ram"})
+    resp = await api.call("PUT", f"{path}/{created['id']}", 1, json={"name": name})
+    assert resp.status_code == 400, resp.text
+    assert (await api.ok("GET", f"{path}/{created['id']}", 1))["name"] == "Ram"
+
+
+async def test_farmer_phone_and_village_refuse_bidi_overrides(api: Any) -> None:
+    for body in ({"name": "a", "phone": "+91\u202e1234"}, {"name": "a", "village": "\u202eX"}):
+        resp = await api.call("POST", "/api/farmers", 1, json=body)
+        assert resp.status_code == 400, resp.text
+
+
+async def test_names_with_joiners_and_other_scripts_are_kept(api: Any) -> None:
+    """Zero-width joiners are part of Indic and Arabic spelling: allowed."""
+    for name in ("क्\u200dष", "रा\u200cम", "محمد", "José Núñez"):
+        farmer = await api.ok("POST", "/api/farmers", 1, 201, json={"name": name})
+        assert farmer["name"] == name

@@ -78,3 +78,15 @@ async def test_register_with_50000_unknown_keys_is_a_small_fast_422(
     assert resp.json()["detail"][0]["type"] == "too_complex"
     assert len(resp.content) < 300
     assert elapsed < 0.3, elapsed
+
+
+@pytest.mark.parametrize("name", ["Eve\u202egnp.exe", "Eve\u2067x", "Eve\x1b[2J", "Eve\x7f"])
+async def test_register_name_with_bidi_or_control_characters_is_422(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    """Issue 10, defect 6: bidi overrides (U+202E) were accepted in `name`."""
+    resp = await client.post(
+        "/auth/register", json={"email": "eve@example.com", "password": "password1", "name": name}
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"][0]["loc"] == ["body", "name"]

@@ -7,19 +7,22 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from ..envelope import CommissionerId, Timestamp, no_nul
+from servicekit.text import plain_text
 
-# Constraints first (strip, then length), then the NUL check.
+from ..envelope import CommissionerId, Timestamp
+
+# Constraints first (strip, then length), then the character check (no NUL, other control
+# characters or bidi overrides: servicekit.text).
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(no_nul),
+    AfterValidator(plain_text),
 ]
 Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=50), AfterValidator(no_nul)
+    str, StringConstraints(strip_whitespace=True, max_length=50), AfterValidator(plain_text)
 ]
 Village = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(no_nul)
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(plain_text)
 ]
 
 

@@ -6,16 +6,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..users.schemas import UserOut, no_control_characters
+from servicekit.text import plain_text
+
+from ..users.schemas import UserOut
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Not format-checked: a malformed address is just an unknown one (the same 401).
-    email: Annotated[
-        str, Field(min_length=1, max_length=320), AfterValidator(no_control_characters)
-    ]
+    email: Annotated[str, Field(min_length=1, max_length=320), AfterValidator(plain_text)]
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -17,6 +16,8 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from servicekit.text import plain_text
 
 from .models import SELF_ASSIGNABLE_ROLES
 
@@ -54,13 +55,6 @@ def validate_email(value: str) -> str:
     return value
 
 
-def no_control_characters(value: str) -> str:
-    """PostgreSQL text cannot hold NUL, and no name or address needs control characters."""
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 def _normalize(value: object) -> object:
     return normalize_email(value) if isinstance(value, str) else value
 
@@ -70,7 +64,7 @@ Password = Annotated[str, Field(min_length=8, max_length=1024)]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(no_control_characters),
+    AfterValidator(plain_text),
 ]
 SelfAssignableRole = Literal["trader", "commissioner"]
 
