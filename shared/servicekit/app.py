@@ -28,6 +28,7 @@ from .errors import ServiceError, is_database_unavailable
 from .health import health_router
 from .logging import configure_logging
 from .observability import RequestContextMiddleware
+from .openapi import OpenAPIOptions, install_openapi
 from .security import Authenticator, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -175,41 +176,6 @@ def install_error_handlers(
     app.add_middleware(_UnhandledErrors, render=render)
 
 
-def tune_openapi(app: FastAPI, validation_status: int) -> None:
-    """Keep the OpenAPI document true: one-line docstrings become summaries, and where
-    validation errors are not 422 (auction: 400), FastAPI's default 422 moves there."""
-    base = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = base()
-        for path_item in schema.get("paths", {}).values():
-            for op in path_item.values():
-                if not isinstance(op, dict) or "responses" not in op:
-                    continue
-                desc = op.get("description")
-                if isinstance(desc, str) and desc.strip() and "\n" not in desc.strip():
-                    op["summary"] = desc.strip().rstrip(".")
-                responses = op["responses"]
-                default = responses.get("422", {})
-                ref = (
-                    default.get("content", {})
-                    .get("application/json", {})
-                    .get("schema", {})
-                    .get("$ref", "")
-                )
-                if validation_status != 422 and ref.endswith("/HTTPValidationError"):
-                    del responses["422"]
-                    responses.setdefault(
-                        str(validation_status), {"description": "Validation error"}
-                    )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def create_service_app(
     *,
     service: str,
@@ -225,6 +191,7 @@ def create_service_app(
     unbounded_bodies: Callable[[str, str], bool] | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    openapi: OpenAPIOptions | None = None,
     **fastapi_kw: Any,
 ) -> FastAPI:
     @asynccontextmanager
@@ -255,7 +222,7 @@ def create_service_app(
         validation_code=validation_code,
         exempt=unbounded_bodies,
     )
-    tune_openapi(app, validation_status)
+    install_openapi(app, validation_status, openapi)
     # Added last, so outermost: every response, errors included, gets the request id.
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

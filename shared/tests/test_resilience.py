@@ -129,7 +129,7 @@ def test_openapi_is_true_to_the_validation_status() -> None:
     one-line endpoint docstrings become the summary."""
     from pydantic import BaseModel
 
-    from servicekit.app import tune_openapi
+    from servicekit.openapi import install_openapi
 
     class Body(BaseModel):
         n: int
@@ -141,7 +141,7 @@ def test_openapi_is_true_to_the_validation_status() -> None:
         """Create a thing."""
         return {"n": body.n}
 
-    tune_openapi(app, 400)
+    install_openapi(app, 400)
     op = app.openapi()["paths"]["/things"]["post"]
     assert "422" not in op["responses"]
     assert op["responses"]["400"]["description"] == "Validation error"
