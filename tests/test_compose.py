@@ -1,10 +1,10 @@
 """docker-compose.yml cannot run on these machines, so it is checked here: its services, its
 environment and its routing agree with the services' Settings and with what `make run` uses
-(devstack.stack), and each Dockerfile is multi-stage, non-root and has a healthcheck."""
+(devstack.stack), and the one Dockerfile (SERVICE build argument) and gateway-aux's are
+multi-stage where they build, non-root and have a healthcheck."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from pathlib import Path
@@ -13,6 +13,18 @@ from typing import Any
 import pytest
 import yaml
 
+from devstack.manifests import (
+    AUX_DOCKERFILE,
+    COMPOSE,
+    DOCKERFILE,
+    REPO_ROOT,
+    compose_env,
+    dockerfile_steps,
+    image_command,
+    launcher_env_names,
+    rule_prefixes,
+    settings_fields,
+)
 from devstack.stack import (
     DYNAMIC_CONFIG,
     SERVICES,
@@ -22,8 +34,6 @@ from devstack.stack import (
     traefik_static_config,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-COMPOSE = REPO_ROOT / "docker-compose.yml"
 DB_SERVICES = {f"{name}-db" for name in SERVICES}
 UVICORN_ENV = {"WEB_CONCURRENCY"}  # read by uvicorn itself, not by the Settings
 ENV_REF = re.compile(r'env\s+"([A-Z0-9_]+)"')
@@ -52,18 +62,6 @@ def dynamic() -> dict[str, Any]:
     return data
 
 
-def _env(service: dict[str, Any]) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {str(k): str(v) for k, v in env.items()}
-
-
-def _settings_fields(name: str) -> set[str]:
-    config = importlib.import_module(f"{name}_service.config")
-    return set(config.Settings.model_fields)
-
-
 def test_one_container_per_service_one_database_each_traefik_v3_and_aux(
     compose: dict[str, Any],
 ) -> None:
@@ -80,14 +78,15 @@ def test_one_container_per_service_one_database_each_traefik_v3_and_aux(
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_app_builds_its_dockerfile_and_waits_for_its_own_healthy_database(
+def test_app_builds_the_one_dockerfile_and_waits_for_its_own_healthy_database(
     compose: dict[str, Any], name: str
 ) -> None:
     service = compose["services"][name]
-    assert service["build"]["context"] == "."
-    assert service["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+    # The repository root's Dockerfile (compose's default name), the service as build argument.
+    assert service["build"] == {"context": ".", "args": {"SERVICE": name}}
+    assert (REPO_ROOT / service["build"]["context"] / "Dockerfile").resolve() == DOCKERFILE
     assert service["depends_on"] == {f"{name}-db": {"condition": "service_healthy"}}
-    assert f"@{name}-db:5432/{name}" in _env(service)[f"{name.upper()}_DATABASE_URL"]
+    assert f"@{name}-db:5432/{name}" in compose_env(service)[f"{name.upper()}_DATABASE_URL"]
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -95,8 +94,8 @@ def test_compose_env_names_are_fields_of_the_service_settings(
     compose: dict[str, Any], name: str
 ) -> None:
     prefix = f"{name.upper()}_"
-    fields = _settings_fields(name)
-    env = _env(compose["services"][name])
+    fields = settings_fields(name)
+    env = compose_env(compose["services"][name])
     assert env
     for key in env:
         if key in UVICORN_ENV:
@@ -114,21 +113,11 @@ def test_compose_sets_every_variable_make_run_sets(
     for key in list(os.environ):
         if key.startswith(f"{name.upper()}_"):
             monkeypatch.delenv(key)
-    stack = Stack(
-        tmp_path,
-        Ports(),
-        database_urls={n: f"postgresql://x@h/{n}" for n in SERVICES},
-        admin_email="a@example.com",
-        admin_password="password1",
-    )
-    stack.resolved_urls = dict(stack.database_urls)
-    launcher_keys = {k for k in stack.service_env(name) if k.startswith(f"{name.upper()}_")} - {
-        f"{name.upper()}_ENVIRONMENT"
-    }  # the images set it (production)
-    compose_keys = set(_env(compose["services"][name]))
+    launcher_keys = launcher_env_names(name, tmp_path)
+    compose_keys = set(compose_env(compose["services"][name]))
     assert launcher_keys <= compose_keys, launcher_keys - compose_keys
     # The same issuer and audience everywhere, as the launcher does.
-    issuers = {_env(compose["services"][n])[f"{n.upper()}_JWT_ISSUER"] for n in SERVICES}
+    issuers = {compose_env(compose["services"][n])[f"{n.upper()}_JWT_ISSUER"] for n in SERVICES}
     assert len(issuers) == 1
 
 
@@ -156,7 +145,7 @@ def test_traefik_environment_covers_every_env_reference_of_the_dynamic_file(
 ) -> None:
     referenced = set(ENV_REF.findall(DYNAMIC_CONFIG.read_text()))
     assert {"AUTH_URL", "TRADING_URL", "AUCTION_URL", "GATEWAY_AUX_URL"} <= referenced
-    env = _env(compose["services"]["traefik"])
+    env = compose_env(compose["services"]["traefik"])
     assert referenced <= set(env), referenced - set(env)
     for name in SERVICES:
         assert env[f"{name.upper()}_URL"] == f"http://{name}:8000"
@@ -165,15 +154,8 @@ def test_traefik_environment_covers_every_env_reference_of_the_dynamic_file(
     launcher_env = Stack(tmp_path, Ports()).gateway_env()
     assert required <= set(launcher_env)
     # gateway-aux checks the same service addresses.
-    aux = _env(compose["services"]["gateway-aux"])
+    aux = compose_env(compose["services"]["gateway-aux"])
     assert {k: v for k, v in env.items() if k in aux} == aux
-
-
-def _rule_prefixes(rule: str) -> set[str]:
-    paths = set(re.findall(r"Path\(`([^`]+)`\)", rule))
-    prefixes = {p.rstrip("/") for p in re.findall(r"PathPrefix\(`([^`]+)`\)", rule)}
-    regexps = re.findall(r"PathRegexp\(`\^(/[a-z]+)/", rule)
-    return (paths | prefixes | set(regexps)) - {""}
 
 
 def test_routes_match_the_spec_table(dynamic: dict[str, Any]) -> None:
@@ -183,7 +165,7 @@ def test_routes_match_the_spec_table(dynamic: dict[str, Any]) -> None:
         if router["service"] == "gateway-aux":
             continue
         assert router["entryPoints"] == ["web"], name  # one entrypoint for clients
-        for prefix in _rule_prefixes(router["rule"]):
+        for prefix in rule_prefixes(router["rule"]):
             top = "/" + prefix.strip("/").split("/")[0]
             owners.setdefault(top, set()).add(router["service"])
     assert {k: next(iter(v)) for k, v in owners.items()} == SPEC_ROUTES
@@ -238,37 +220,46 @@ def test_body_limits_are_1_mib_and_larger_for_the_candle_import(dynamic: dict[st
     }
 
 
-def _dockerfile(path: Path) -> list[tuple[str, str]]:
-    """(instruction, arguments) with continuation lines joined."""
-    text = re.sub(r"\\\n", " ", path.read_text())
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            instruction, _, args = line.partition(" ")
-            out.append((instruction.upper(), args.strip()))
-    return out
-
-
-@pytest.mark.parametrize("name", SERVICES)
-def test_service_dockerfile_is_multi_stage_non_root_with_healthcheck(name: str) -> None:
-    steps = _dockerfile(REPO_ROOT / "services" / name / "Dockerfile")
+def test_one_service_dockerfile_multi_stage_non_root_with_healthcheck() -> None:
+    """STYLE: three identical Dockerfiles are one Dockerfile with `ARG SERVICE`."""
+    assert not list(REPO_ROOT.glob("services/*/Dockerfile"))
+    steps = dockerfile_steps(DOCKERFILE)
     froms = [args for ins, args in steps if ins == "FROM"]
     assert len(froms) >= 2, "multi-stage"
     assert any("AS builder" in f for f in froms)
     assert any(ins == "COPY" and "--from=builder" in args for ins, args in steps)
+    # SERVICE is declared in each stage (an ARG ends with its stage) and chooses what is built.
+    args_per_stage: list[set[str]] = []
+    for ins, args in steps:
+        if ins == "FROM":
+            args_per_stage.append(set())
+        elif ins == "ARG" and args_per_stage:
+            args_per_stage[-1].add(args.split("=")[0])
+    assert all("SERVICE" in declared for declared in args_per_stage), args_per_stage
+    assert any(ins == "RUN" and '--package "${SERVICE}-service"' in args for ins, args in steps)
+    copies = [args for ins, args in steps if ins == "COPY" and "${SERVICE}" in args]
+    assert "services/${SERVICE}/${SERVICE}_service services/${SERVICE}/${SERVICE}_service" in copies
     users = [args for ins, args in steps if ins == "USER"]
-    assert users and users[-1] not in ("root", "0")
+    assert users and users[-1].split(":")[0] not in ("root", "0")
     health = [args for ins, args in steps if ins == "HEALTHCHECK"]
     assert health and "/healthz" in health[-1]
-    cmd = next(args for ins, args in reversed(steps) if ins == "CMD")
-    assert "alembic -c alembic.ini upgrade head" in cmd
-    assert f"uvicorn {name}_service.main:create_app --factory" in cmd
-    assert "--port 8000" in cmd
+    env = " ".join(args for ins, args in steps if ins == "ENV")
+    for name in SERVICES:  # each Settings class reads its own prefix
+        assert f"{name.upper()}_ENVIRONMENT=production" in env
+    assert any(ins == "WORKDIR" and args == "/app/services/${SERVICE}" for ins, args in steps)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_image_command_migrates_then_serves_the_service(name: str) -> None:
+    cmd = image_command(name)
+    migrate, serve = cmd.split(" && exec ")
+    assert migrate == "alembic -c alembic.ini upgrade head"
+    assert serve.startswith(f"uvicorn {name}_service.main:create_app --factory")
+    assert "--port 8000" in serve
 
 
 def test_gateway_aux_dockerfile_is_non_root_with_healthcheck() -> None:
-    steps = _dockerfile(REPO_ROOT / "gateway" / "aux" / "Dockerfile")
+    steps = dockerfile_steps(AUX_DOCKERFILE)
     users = [args for ins, args in steps if ins == "USER"]
     assert users and users[-1] not in ("root", "0")
     assert any(ins == "HEALTHCHECK" and "/livez" in args for ins, args in steps)
@@ -280,7 +271,7 @@ def test_containers_run_web_concurrency_workers_and_make_run_one(
 ) -> None:
     """Issue 9: each image runs WEB_CONCURRENCY uvicorn workers (2 by default, the compose
     file lets an operator set it per service); `make run` pins one per service."""
-    steps = _dockerfile(REPO_ROOT / "services" / name / "Dockerfile")
+    steps = dockerfile_steps(DOCKERFILE)
     env = " ".join(args for ins, args in steps if ins == "ENV")
     assert "WEB_CONCURRENCY=2" in env
     cmd = next(args for ins, args in reversed(steps) if ins == "CMD")
