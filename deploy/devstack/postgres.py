@@ -183,6 +183,15 @@ class EmbeddedPostgres:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
+    def running_port(self) -> int | None:
+        """The port of a live server on this directory (another process started it), else None."""
+        try:
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])  # the file's 1st and 4th lines
+        except (OSError, ValueError, IndexError):
+            return None
+        return port if _alive(pid) else None
+
     def _postmaster_pid(self) -> int | None:
         try:
             return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
