@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-fast bench up down lint fmt typecheck migrate clean
+.PHONY: help install run test test-fast bench up down lint fmt typecheck migrate backup restore clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ typecheck: install ## mypy over the library, the services and the launcher
 
 migrate: install ## apply migrations to the databases named by *_DATABASE_URL
 	$(PY) -m devstack.migrate
+
+backup: install ## dump the embedded stack's databases into .data/backups/<UTC time>/
+	$(PY) -m devstack.backup backup
+
+restore: install ## restore the latest backup (BACKUP=<folder> for another; FORCE=1 while running)
+	$(PY) -m devstack.backup restore $(BACKUP) $(if $(FORCE),--force)
 
 clean: ## remove the environments (keeps .data)
 	rm -rf $(VENV) $(TOOLS)

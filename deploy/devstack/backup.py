@@ -345,8 +345,7 @@ async def _restore_all(
     admin = await connect(pg.dsn())
     scratch: dict[str, str] = {}
     try:
-        if not force:
-            await _refuse_if_connected(admin, list(SERVICES))
+        await _refuse_if_connected(admin, list(SERVICES), force=force)
         try:
             for db in SERVICES:
                 scratch[db] = db + SCRATCH_SUFFIX
@@ -397,14 +396,16 @@ async def _verified(
     return found
 
 
-async def _refuse_if_connected(admin: Any, databases: list[str]) -> None:
+async def _refuse_if_connected(admin: Any, databases: list[str], *, force: bool) -> str:
+    """Who is connected to the databases (empty: nobody); an error unless `force`."""
     clients = await admin.fetch(CLIENTS_SQL, databases)
-    if clients:
-        who = ", ".join(f"{c['n']} x {c['client']} on {c['datname']}" for c in clients)
+    who = ", ".join(f"{c['n']} x {c['client']} on {c['datname']}" for c in clients)
+    if clients and not force:
         raise BackupError(
             f"the databases are in use ({who}): stop `make run` (Ctrl-C) and restore again, "
             "or pass --force (make restore FORCE=1) to disconnect them"
         )
+    return who
 
 
 async def _swap(admin: Any, scratch: dict[str, str], *, force: bool) -> None:
@@ -417,13 +418,14 @@ async def _swap(admin: Any, scratch: dict[str, str], *, force: bool) -> None:
     # No new connection from here on; then none may remain, unless forced out.
     for db in live:
         await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
-    if not force:
-        try:
-            await _refuse_if_connected(admin, live)
-        except BackupError:
-            for db in live:
-                await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
-            raise
+    try:
+        clients = await _refuse_if_connected(admin, live, force=force)
+    except BackupError:
+        for db in live:
+            await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+        raise
+    if clients:
+        print(f"  disconnected {clients}: restart make run, its services cached the old data")
     for db, name in scratch.items():
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{db}"')
@@ -477,8 +479,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"restoring into {data_dir} ...", flush=True)
             folder = restore(data_dir, source, force=args.force)
             print(f"restored {folder} into {data_dir}", flush=True)
-            if args.force:
-                print("restart make run: its services may still hold what they read before.")
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
