@@ -37,12 +37,20 @@ def test_credentials_are_created_once_kept_and_private(tmp_path: Path) -> None:
     assert other["admin"]["password"] != first["admin"]["password"]
 
 
-def test_admin_from_the_environment_wins_and_is_not_stored(tmp_path: Path) -> None:
+def test_admin_from_the_environment_wins_and_replaces_the_stale_one(tmp_path: Path) -> None:
+    """Issue 10, defect 7: with ADMIN_PASSWORD set, credentials.json kept the generated password
+    the auth service was never given. The file now records the login in use (mode 0600)."""
+    generated = load_credentials(tmp_path, env={})["admin"]
     env = {"ADMIN_EMAIL": "boss@example.com", "ADMIN_PASSWORD": "s3cret-password"}
     creds = load_credentials(tmp_path, env=env)
     assert creds["admin"] == {"email": "boss@example.com", "password": "s3cret-password"}
-    stored = json.loads((tmp_path / "credentials.json").read_text())
-    assert "s3cret-password" not in json.dumps(stored)
+    path = tmp_path / "credentials.json"
+    stored = json.loads(path.read_text())
+    assert stored["admin"] == {"email": "boss@example.com", "password": "s3cret-password"}
+    assert generated["password"] not in path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    # A later run without the variables keeps that login rather than inventing another.
+    assert load_credentials(tmp_path, env={})["admin"] == stored["admin"]
 
 
 def test_database_urls_from_the_environment_replace_the_embedded_server() -> None:

@@ -6,8 +6,10 @@ first start, starts the three services, gateway-aux and Traefik, waits until the
 /healthz is 200, prints the URLs and logins, and on Ctrl-C (or SIGTERM) stops everything.
 
 Logins live in `.data/credentials.json` (mode 0600): the admin (ADMIN_EMAIL/ADMIN_PASSWORD,
-else admin@example.com with a password generated on the first run), a demo trader and a demo
-commissioner (registered through the gateway on the first run). Logs: `.data/logs/`.
+recorded there when given, else admin@example.com with a password generated on the first run),
+a demo trader and a demo commissioner (registered through the gateway on the first run). After
+start the admin login is tried, and a note says so if the account has another password.
+Logs: `.data/logs/`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def _password() -> str:
 def load_credentials(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The logins of this data directory, created on the first run and kept (mode 0600).
 
-    ADMIN_EMAIL/ADMIN_PASSWORD from the environment win over the stored admin."""
+    ADMIN_EMAIL/ADMIN_PASSWORD from the environment win over the stored admin and replace it
+    in the file, which so never shows a password the auth service was not given."""
     env = dict(os.environ if env is None else env)
     path = data_dir / "credentials.json"
     creds: dict[str, Any] = {}
@@ -60,9 +63,10 @@ def load_credentials(data_dir: Path, env: dict[str, str] | None = None) -> dict[
         entry.setdefault("email", user["email"])
         entry.setdefault("password", _password())
         entry.setdefault("registered", False)
-    save_credentials(data_dir, creds)
     if env.get("ADMIN_EMAIL") and env.get("ADMIN_PASSWORD"):
-        creds = {**creds, "admin": {"email": env["ADMIN_EMAIL"], "password": env["ADMIN_PASSWORD"]}}
+        # The file records the login the auth service is given, never a stale one (defect 7).
+        creds["admin"] = {"email": env["ADMIN_EMAIL"], "password": env["ADMIN_PASSWORD"]}
+    save_credentials(data_dir, creds)
     return creds
 
 
@@ -104,6 +108,18 @@ def register_demo_users(gateway_url: str, data_dir: Path, creds: dict[str, Any])
                 notes.append(f"demo {key} {entry['email']} already existed (password unknown)")
             else:
                 notes.append(f"registering the demo {key} answered {resp.status_code}")
+        admin = creds["admin"]
+        try:
+            login = client.post("/auth/login", json=admin)
+        except httpx.HTTPError as exc:
+            notes.append(f"could not check the admin login: {type(exc).__name__}")
+        else:
+            if login.status_code == 401:
+                # The account exists from an earlier run; ADMIN_PASSWORD only sets a new one.
+                notes.append(
+                    f"the admin {admin['email']} exists with another password: ADMIN_PASSWORD "
+                    "is used only when the account is created"
+                )
     stored = json.loads((data_dir / "credentials.json").read_text())
     for key in DEMO_USERS:
         stored[key]["registered"] = creds[key].get("registered", False)
