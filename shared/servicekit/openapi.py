@@ -9,6 +9,7 @@ Schema bounds, and member names for every enum. Nothing here changes what goes o
 
 from __future__ import annotations
 
+import copy
 import enum
 import re
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from .idempotency import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH
@@ -121,6 +122,10 @@ def not_null(*names: str) -> Callable[[dict[str, Any]], None]:
     return drop_null
 
 
+# gateway/dynamic.yml's per-address rate limit (auth's paths; the others have none of them)
+GATEWAY_RATE_LIMITED = frozenset({"/auth/login", "/auth/register"})
+
+
 @dataclass(frozen=True)
 class OpenAPIOptions:
     """What a service's document needs beyond its routes."""
@@ -128,7 +133,7 @@ class OpenAPIOptions:
     # the service's error body (auction passes its envelope)
     error_model: type[BaseModel] = ErrorOut
     # paths the gateway rate-limits per client address (429 with Retry-After)
-    rate_limited: frozenset[str] = frozenset()
+    rate_limited: frozenset[str] = GATEWAY_RATE_LIMITED
     # the gateway's request-body limit, named in every 413
     body_limit: str = "1 MiB"
 
@@ -142,7 +147,8 @@ def install_openapi(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = tune(app, base(), validation_status, opts)
+            # a copy: FastAPI puts shared `openapi_extra` objects (IDEMPOTENCY_KEY) in it
+            app.openapi_schema = tune(app, copy.deepcopy(base()), validation_status, opts)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -186,9 +192,12 @@ def _security(method: str) -> list[dict[str, list[str]]]:
 
 def _secured_operations(app: FastAPI) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and _marked(route.dependant):
-            out.update((route.path_format, m.lower()) for m in route.methods)
+    # the routes as get_openapi sees them: included routers' prefixes and dependencies applied
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            route: Any = context
+            if _marked(route.dependant):
+                out.update((route.path_format, m.lower()) for m in route.methods or ())
     return out
 
 

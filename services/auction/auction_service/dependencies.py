@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import Forbidden
+from servicekit.openapi import requires_access_token
 from servicekit.security import Principal
 
 COMMISSIONER_ROLE = "commissioner"
@@ -19,6 +20,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@requires_access_token
 async def _principal(request: Request) -> Principal:
     principal: Principal = await request.app.state.authenticator(request)
     return principal

@@ -7,8 +7,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from servicekit.app import create_resource_app
+from servicekit.openapi import OpenAPIOptions
 
 from .config import Settings, get_settings
+from .envelope import ErrorEnvelope
 from .errors import render_error
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
@@ -26,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         validation_status=400,
         validation_code="VALIDATION_ERROR",
         malformed_json_code="VALIDATION_ERROR",
+        openapi=OpenAPIOptions(error_model=ErrorEnvelope),
     )
 
     from . import models  # noqa: F401  (every table registered before first use)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.openapi import requires_access_token
 from servicekit.security import Principal
 
 from .config import Settings
@@ -32,6 +33,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+@requires_access_token
 async def _principal(request: Request) -> Principal:
     principal: Principal = await request.app.state.authenticator(request)
     return principal

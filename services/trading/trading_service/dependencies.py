@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.openapi import requires_access_token
 from servicekit.security import Principal
 
 
@@ -29,6 +30,7 @@ async def _read(request: Request) -> AsyncIterator[Any]:
         yield conn
 
 
+@requires_access_token
 async def _principal(request: Request) -> Principal:
     principal: Principal = await request.app.state.authenticator(request)
     return principal

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from servicekit.openapi import IDEMPOTENCY_KEY
+
 from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import (
     Envelope,
@@ -70,6 +72,7 @@ async def put_settings(
 @router.post(
     "/api/sessions/{session_id}/bills",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=Envelope[BillOut],
     responses=error_responses(404, 409, 422),
 )
@@ -143,6 +146,7 @@ async def delete_bill(
 @router.post(
     "/api/bills/{bill_id}/payments",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=Envelope[PaymentCreated],
     responses=error_responses(404, 409, 422),
 )

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse, Response
 
+from servicekit.openapi import IDEMPOTENCY_KEY
+
 from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from ..idempotency import idempotent_create
@@ -56,6 +58,7 @@ async def list_items(
 @router.post(
     "",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=Envelope[ItemOut],
     responses=error_responses(404, 409, 422),
 )

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
+from servicekit.openapi import IDEMPOTENCY_KEY
+
 from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import (
     NO_NUL_PATTERN,
@@ -154,6 +156,7 @@ def _master_routes(
         name=f"create_{singular}",
         tags=tags,
         status_code=201,
+        openapi_extra=IDEMPOTENCY_KEY,
         response_model=one,
         responses=error_responses(409, 422),
     )

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from starlette.responses import JSONResponse
 
+from servicekit.openapi import IDEMPOTENCY_KEY
+
 from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import Envelope, ListEnvelope, MessageData, error_responses, message, ok, ok_list
 from ..errors import field_error
@@ -80,6 +82,7 @@ async def list_sessions(
 @router.post(
     "",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=Envelope[SessionOut],
     responses=error_responses(409, 422),
 )

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from servicekit.openapi import IDEMPOTENCY_KEY
+
 from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from . import service
@@ -68,6 +70,7 @@ async def get_instrument(
 @router.post(
     "/instruments",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=InstrumentOut,
     responses=errors(400, 401, 403, 409, 422),
 )

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from servicekit.openapi import IDEMPOTENCY_KEY
+
 from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from ..errors import responses
@@ -20,6 +22,7 @@ router = APIRouter(tags=["orders"])
 @router.post(
     "/sessions/{session_id}/orders",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=OrderOut,
     responses=responses(400, 401, 403, 404, 409, 422),
 )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from servicekit.openapi import IDEMPOTENCY_KEY
 from servicekit.responses import JSONBytesResponse
 
 from ..db import idempotency
@@ -32,6 +33,7 @@ _ONE = responses(400, 401, 403, 404, 422, not_found="Position not found")
 @router.post(
     "/sessions/{session_id}/positions",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=PositionOut,
     responses=responses(400, 401, 403, 404, 409, 422),
 )

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from servicekit.openapi import IDEMPOTENCY_KEY
+
 from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
 from ..errors import responses
@@ -22,6 +24,7 @@ _ONE = responses(401, 403, 404, 422, not_found="Report not found")
 @router.post(
     "/sessions/{session_id}/generate-report",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=ReportOut,
     responses=responses(400, 401, 403, 404, 409, 422),
 )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import Database, driver
 from servicekit.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from servicekit.openapi import requires_access_token
 from servicekit.security import Principal
 
 from ..dependencies import PrincipalDep, SessionDep
@@ -236,6 +237,7 @@ async def locked_owner(
     return await locked(db, principal, session_id)
 
 
+@requires_access_token
 async def _visible_session(request: Request, session_id: int) -> SessionView:
     # One dependency without sub-dependencies (each level costs), holding its read connection
     # only while it reads: a route's session, checked out later, never waits while holding it.

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator
 
+from servicekit.openapi import IDEMPOTENCY_KEY
 from servicekit.responses import JSONBytesResponse, conditional_json
 
 from ..db import idempotency
@@ -65,6 +66,7 @@ async def list_sessions(
 @router.post(
     "/sessions",
     status_code=201,
+    openapi_extra=IDEMPOTENCY_KEY,
     response_model=SessionOut,
     responses=_errors(400, 401, 409, 422),
 )
