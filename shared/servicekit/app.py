@@ -29,6 +29,7 @@ from .health import health_router
 from .logging import configure_logging
 from .observability import RequestContextMiddleware
 from .openapi import OpenAPIOptions, install_openapi
+from .paths import EncodedPathGuard
 from .security import Authenticator, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,7 @@ def create_service_app(
         validation_code=validation_code,
         exempt=unbounded_bodies,
     )
+    app.add_middleware(EncodedPathGuard, render=render)
     install_openapi(app, validation_status, openapi)
     # Added last, so outermost: every response, errors included, gets the request id.
     app.add_middleware(RequestContextMiddleware, service=service)

@@ -83,6 +83,43 @@ def test_paths_no_service_owns_are_a_json_404(gw: httpx.Client, path: str) -> No
     assert resp.json() == {"detail": "Not found"}
 
 
+ENCODED = ["%25", "%2F", "%2f", "%00", "%3B", "%3F", "%23", "%5C"]
+
+
+@pytest.mark.parametrize("encoded", ENCODED)
+@pytest.mark.parametrize(
+    ("method", "template", "owner"),
+    [
+        ("GET", "/sessions/1{}", "trading"),
+        ("POST", "/sessions/1{}/step", "trading"),
+        ("GET", "/api/farmers/x{}y", "auction"),
+        ("DELETE", "/api/sessions/{}", "auction"),
+        ("GET", "/auth/me{}", "auth"),
+        ("POST", "/auth/login{}", "auth"),
+        ("GET", "/nowhere{}", "none"),
+    ],
+)
+def test_encoded_separators_in_paths_get_json_in_the_owner_format(
+    gw: httpx.Client, encoded: str, method: str, template: str, owner: str
+) -> None:
+    """Issue 10, defect 3: Traefik answered these with its own empty 400 (no Content-Type, no
+    X-Request-ID, no security headers). Now the owner of the path answers a JSON 404 in its
+    format, before routing, so gateway and service never see two different paths."""
+    resp = gw.request(method, template.format(encoded), headers={"X-Request-ID": "enc-1"})
+    assert resp.status_code == 404, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    assert resp.headers["x-request-id"] == "enc-1"
+    assert resp.headers["x-frame-options"] == "DENY"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    body = resp.json()
+    if owner == "auction":
+        assert body["success"] is False and body["error"]["code"] == "NOT_FOUND"
+    elif owner == "none":
+        assert body == {"detail": "Not found"}
+    else:
+        assert body["detail"].startswith("No resource at this path")
+
+
 def test_security_headers_on_every_response(gw: httpx.Client) -> None:
     for path in ("/healthz", "/sessions", "/api/sessions", "/auth/.well-known/jwks.json"):
         headers = gw.get(path).headers
