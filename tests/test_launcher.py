@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +17,8 @@ import pytest
 
 from devstack.launcher import (
     DEFAULT_ADMIN_EMAIL,
+    StopSignals,
+    _Stop,
     database_urls_from_env,
     load_credentials,
 )
@@ -51,6 +54,15 @@ def test_admin_from_the_environment_wins_and_replaces_the_stale_one(tmp_path: Pa
     assert path.stat().st_mode & 0o777 == 0o600
     # A later run without the variables keeps that login rather than inventing another.
     assert load_credentials(tmp_path, env={})["admin"] == stored["admin"]
+
+
+def test_only_the_first_stop_signal_interrupts_the_launcher() -> None:
+    """Defect 8: a second Ctrl-C, or make's forwarded TERM, must not interrupt the cleanup."""
+    signals = StopSignals()
+    with pytest.raises(_Stop):
+        signals.handle(signal.SIGTERM, None)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        assert signals.handle(sig, None) is None  # ignored, however many arrive
 
 
 def test_database_urls_from_the_environment_replace_the_embedded_server() -> None:

@@ -184,6 +184,27 @@ class _Stop(Exception):
     pass
 
 
+class StopSignals:
+    """Ctrl-C, `kill`, a closing terminal: the first of them interrupts the launcher (raises
+    `_Stop` in the main thread); every later one is ignored, so a second Ctrl-C, or the TERM
+    that `make` forwards after the process group's own, can never interrupt the cleanup."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise _Stop
+
+    def install(self) -> None:
+        for sig in self.SIGNALS:
+            signal.signal(sig, self.handle)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole system locally.")
     default_dir = Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR))
@@ -204,12 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         start_timeout=args.timeout,
     )
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
-
     # Ctrl-C, `kill`, or the terminal closing: all stop everything (PostgreSQL included).
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
+    signals = StopSignals()
+    signals.install()
     code = 0
     try:
         print(f"starting (data: {data_dir}, logs: {stack.logs_dir}) ...", flush=True)
@@ -232,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
+        signals.stopping = True  # from here on no signal interrupts: cleanup always runs
         stack.stop()
         print("stopped; nothing left running.", flush=True)
     return code
