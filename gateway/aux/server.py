@@ -61,7 +61,10 @@ def error_message(service: str, status: int) -> str:
 
 
 def error_body(service: str, status: int) -> dict[str, Any]:
-    """The error in the routed service's own format."""
+    """The error in the routed service's own format. Traefik's 502 (service unreachable)
+    reaches clients as 503 (statusRewrites in dynamic.yml): the body says the same."""
+    if status == 502:
+        status = 503
     message = error_message(service, status)
     if service in ENVELOPE_SERVICES:
         return {

@@ -1,4 +1,4 @@
-"""A stopped service gives a clean JSON 502 at the gateway, in its own format, while every
+"""A stopped service gives a clean JSON 503 with Retry-After at the gateway, in its own format, while every
 other route keeps working (SPEC section 5); only idempotent requests are retried."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .conftest import User, UserFactory
 
 
-def test_stopped_trading_is_json_502_and_others_keep_serving(
+def test_stopped_trading_is_json_503_and_others_keep_serving(
     gw: httpx.Client, stack: Stack, make_user: UserFactory
 ) -> None:
     user: User = make_user(("trader", "commissioner"))
@@ -23,7 +23,8 @@ def test_stopped_trading_is_json_502_and_others_keep_serving(
         for method, path in [("GET", "/sessions"), ("POST", "/sessions"), ("GET", "/reports/1")]:
             rid = f"down-{uuid.uuid4().hex}"
             resp = gw.request(method, path, headers={**user.bearer, "X-Request-ID": rid}, json={})
-            assert resp.status_code == 502, resp.text
+            assert resp.status_code == 503, resp.text
+            assert resp.headers["retry-after"] == "1"
             assert resp.headers["content-type"] == "application/json"
             assert resp.json() == {
                 "detail": "The trading service is unavailable, try again shortly"
@@ -47,19 +48,19 @@ def test_stopped_trading_is_json_502_and_others_keep_serving(
     assert gw.get("/healthz").status_code == 200
 
 
-def test_stopped_auction_is_502_in_the_auction_envelope(
+def test_stopped_auction_is_503_in_the_auction_envelope(
     gw: httpx.Client, stack: Stack, make_user: UserFactory
 ) -> None:
     user: User = make_user(("trader", "commissioner"))
     stack.stop_service("auction")
     try:
         resp = gw.get("/api/sessions", headers=user.bearer)
-        assert resp.status_code == 502
+        assert resp.status_code == 503
         body = resp.json()
         assert body["success"] is False
         assert body["error"] == {
             "message": "The auction service is unavailable, try again shortly",
-            "code": "BAD_GATEWAY",
+            "code": "SERVICE_UNAVAILABLE",
         }
         assert body["meta"]["timestamp"].endswith("Z")
         assert gw.get("/sessions", headers=user.bearer).status_code == 200
@@ -92,8 +93,8 @@ def test_only_idempotent_requests_are_retried(gw: httpx.Client, stack: Stack) ->
         for method in ("GET", "PUT", "DELETE", "POST", "PATCH"):
             before = _attempts(stack, method)
             resp = gw.request(method, "/api/sessions/x")
-            assert resp.status_code == 502
-            assert resp.json()["error"]["code"] == "BAD_GATEWAY"
+            assert resp.status_code == 503
+            assert resp.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
             tries[method] = _attempts(stack, method) - before
     finally:
         stack.start_service("auction")

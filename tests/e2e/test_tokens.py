@@ -181,9 +181,9 @@ def test_services_accept_valid_tokens_with_auth_stopped(
         for path in PROTECTED.values():
             resp = gw.get(path, headers=commissioner.bearer)
             assert resp.status_code == 200, resp.text
-        # Auth itself is down: a clean JSON 502 in its format, and /healthz says so.
+        # Auth itself is down: a clean JSON 503 in its format, and /healthz says so.
         me = gw.get("/auth/me", headers=commissioner.bearer)
-        assert me.status_code == 502
+        assert me.status_code == 503
         assert me.headers["content-type"].startswith("application/json")
         assert "auth" in me.json()["detail"]
         health = gw.get("/healthz")
