@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+
+from servicekit.openapi import ErrorItem
 
 from .errors import now_iso
 
@@ -37,7 +47,11 @@ def _number(value: Decimal) -> float:
 Money = Annotated[Decimal, PlainSerializer(_number, return_type=float, when_used="json")]
 Quantity = Money
 Rate = Money
-Timestamp = Annotated[datetime, PlainSerializer(iso_z, return_type=str, when_used="json")]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_z, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 def no_nul(value: str) -> str:
@@ -51,11 +65,21 @@ DbText = Annotated[str, AfterValidator(no_nul)]
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
 # The auth user id (BIGINT) rendered as a string, as the seed shows ids.
-CommissionerId = Annotated[str, BeforeValidator(str)]
+CommissionerId = Annotated[
+    str,
+    BeforeValidator(str),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]+$"}, mode="serialization"),
+]
+# A row id the response carries as text (always a UUID).
+UuidText = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 
 
 class Meta(BaseModel):
-    timestamp: str = Field(default_factory=now_iso, examples=["2025-08-03T10:00:00.000Z"])
+    timestamp: str = Field(
+        default_factory=now_iso,
+        examples=["2025-08-03T10:00:00.000Z"],
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class ListMeta(Meta):
@@ -85,10 +109,16 @@ class MessageData(BaseModel):
     message: str
 
 
+class AmountDetails(BaseModel):
+    """A refused payment's details: what is still owed on the bill."""
+
+    outstanding_amount: float
+
+
 class ErrorBody(BaseModel):
     message: str
     code: str
-    details: Any = None
+    details: list[ErrorItem] | AmountDetails | None = None
 
 
 class ErrorEnvelope(BaseModel):

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from servicekit.app import detail_renderer as render_error
+from servicekit.openapi import ErrorOut
 
 __all__ = ["ErrorOut", "render_error", "responses"]
-
-
-class ErrorOut(BaseModel):
-    detail: str | list[dict[str, Any]]
 
 
 _TEXT = {

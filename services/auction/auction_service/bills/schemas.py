@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..envelope import DbText, Money, Quantity, Rate, Timestamp
+from ..envelope import DbText, Money, Quantity, Rate, Timestamp, UuidText
+from ..items.schemas import Unit
 from ..masters.models import Farmer
 from .models import Bill, BillItem, Payment
 
@@ -47,33 +48,33 @@ class SettingsOut(BaseModel):
 
 
 class FarmerRef(BaseModel):
-    id: str
+    id: UuidText
     name: str
     phone: str | None = None
     village: str | None = None
 
 
 class ProductRef(BaseModel):
-    id: str
+    id: UuidText
     name: str
 
 
 class BillItemOut(BaseModel):
-    id: str
-    bill_id: str
-    auction_item_id: str
-    product_id: str
+    id: UuidText
+    bill_id: UuidText
+    auction_item_id: UuidText
+    product_id: UuidText
     product_name: str
     product: ProductRef
-    unit: str
+    unit: Unit
     quantity: Quantity
     amount: Money
     created_at: Timestamp
 
 
 class PaymentOut(BaseModel):
-    id: str
-    bill_id: str
+    id: UuidText
+    bill_id: UuidText
     amount: Money
     method: PaymentMethod
     note: str | None
@@ -84,7 +85,7 @@ class PaymentOut(BaseModel):
 class BillStatusOut(BaseModel):
     """The bill's money state after a payment."""
 
-    id: str
+    id: UuidText
     bill_number: str
     net_amount: Money
     paid_amount: Money
@@ -98,11 +99,11 @@ class PaymentCreated(PaymentOut):
 
 
 class BillOut(BaseModel):
-    id: str
+    id: UuidText
     bill_number: str
     commissioner_id: str
-    session_id: str
-    farmer_id: str
+    session_id: UuidText
+    farmer_id: UuidText
     total_amount: Money
     commission_rate: Rate
     commission_amount: Money
@@ -132,7 +133,7 @@ def bill_item_out(line: BillItem) -> BillItemOut:
         product_id=str(line.product_id),
         product_name=line.product_name,
         product=ProductRef(id=str(line.product_id), name=line.product_name),
-        unit=line.unit,
+        unit=line.unit,  # type: ignore[arg-type]  # copied from the validated item
         quantity=line.quantity,
         amount=line.amount,
         created_at=line.created_at,

@@ -6,9 +6,11 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..bills.models import Bill
+from servicekit.openapi import not_null
+
+from ..bills.models import BILL_STATUSES, PAYMENT_STATUSES, Bill
 from ..envelope import CommissionerId, Money, Quantity, Timestamp
 from ..masters.schemas import BuyerBrief, FarmerBrief, ProductBrief
 from .models import AuctionItem
@@ -32,6 +34,8 @@ class ItemCreate(BaseModel):
 class ItemUpdate(BaseModel):
     """Every field optional; a field sent as null is a 400."""
 
+    model_config = ConfigDict(json_schema_extra=not_null())
+
     farmer_id: uuid.UUID | None = None
     product_id: uuid.UUID | None = None
     buyer_id: uuid.UUID | None = None
@@ -43,8 +47,8 @@ class ItemUpdate(BaseModel):
 class ItemBill(BaseModel):
     id: uuid.UUID
     bill_number: str
-    payment_status: str
-    status: str
+    payment_status: Annotated[str, WithJsonSchema({"type": "string", "enum": PAYMENT_STATUSES})]
+    status: Annotated[str, WithJsonSchema({"type": "string", "enum": BILL_STATUSES})]
 
 
 class ItemOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from servicekit.openapi import not_null
 from servicekit.text import plain_text
 
 from ..envelope import CommissionerId, Timestamp
@@ -36,6 +37,8 @@ class CategoryCreate(BaseModel):
 
 
 class CategoryUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=not_null())
+
     name: Name | None = None
 
 
@@ -58,6 +61,8 @@ class ProductCreate(BaseModel):
 
 
 class ProductUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=not_null())
+
     name: Name | None = None
     category_id: uuid.UUID | None = None
     active: bool | None = None
@@ -88,6 +93,8 @@ class FarmerCreate(BaseModel):
 
 
 class FarmerUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=not_null("name", "active"))
+
     name: Name | None = None
     phone: Phone | None = None
     village: Village | None = None
@@ -116,6 +123,8 @@ class BuyerCreate(BaseModel):
 
 
 class BuyerUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=not_null("name", "active"))
+
     name: Name | None = None
     phone: Phone | None = None
     active: bool | None = None

@@ -6,7 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from servicekit.openapi import not_null
 
 from ..bills.schemas import BillOut
 from ..envelope import CommissionerId, Money, Quantity, Timestamp
@@ -44,6 +46,8 @@ class SessionCreate(BaseModel):
 
 class SessionUpdate(BaseModel):
     """Both optional; a field sent as null is a 400."""
+
+    model_config = ConfigDict(json_schema_extra=not_null())
 
     status: SessionStatus | None = None
     date: SessionDate | None = Field(default=None, examples=["2025-08-03T10:00:00.000Z"])

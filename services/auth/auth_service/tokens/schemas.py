@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -35,5 +35,16 @@ class TokenOut(BaseModel):
     user: UserOut
 
 
+class Jwk(BaseModel):
+    """A public signing key (RFC 8037: Ed25519 as an OKP key)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str = Field(description="The public key, base64url without padding")
+    kid: str = Field(description="Its RFC 7638 thumbprint, the `kid` of the tokens it signs")
+    alg: Literal["EdDSA"]
+    use: Literal["sig"]
+
+
 class JwksOut(BaseModel):
-    keys: list[dict[str, Any]]
+    keys: list[Jwk]

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from servicekit.openapi import not_null
+
 from ..timeframes import Timeframe
 from .models import SYMBOL_MAX_LENGTH
 
@@ -43,9 +45,9 @@ class InstrumentCreate(BaseModel):
 
 
 class InstrumentUpdate(BaseModel):
-    """Every field optional: what is sent changes, the rest stays."""
+    """Every field optional: what is sent changes, the rest stays (null is refused)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=not_null())
 
     symbol: Symbol | None = None
     description: Description | None = None

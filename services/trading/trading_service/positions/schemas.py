@@ -5,19 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..instruments.schemas import JsonDecimal
-from ..sessions.schemas import FloatOut, TimestampOut, _json_number
+from ..sessions.schemas import FloatOut, JsonNumber, TimestampOut
 from .models import CloseReason, PositionStatus, Side
 
 MAX_PRICE = Decimal("1e9")
 MAX_VOLUME = Decimal("1e9")
 
 # Prices and volumes are JSON numbers (seed style); exact decimals once parsed.
-Price = Annotated[Decimal, BeforeValidator(_json_number), Field(gt=0, lt=MAX_PRICE)]
-Volume = Annotated[Decimal, BeforeValidator(_json_number), Field(gt=0, lt=MAX_VOLUME)]
-RiskPct = Annotated[Decimal, BeforeValidator(_json_number), Field(gt=0, le=100)]
+Price = Annotated[Decimal, JsonNumber, Field(gt=0, lt=MAX_PRICE)]
+Volume = Annotated[Decimal, JsonNumber, Field(gt=0, lt=MAX_VOLUME)]
+RiskPct = Annotated[Decimal, JsonNumber, Field(gt=0, le=100)]
 
 
 class Sizing(BaseModel):

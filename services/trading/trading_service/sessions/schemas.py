@@ -13,8 +13,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
+
+from servicekit.openapi import not_null
 
 from ..candles.schemas import CandleOut
 from ..timeframes import Timeframe
@@ -74,12 +77,20 @@ def _number_out(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+# Numbers only (a string is refused): the schema says so, for the JSON a client may send.
+JsonNumber = BeforeValidator(_json_number, json_schema_input_type=float)
+JsonInteger = BeforeValidator(_json_number, json_schema_input_type=int)
+
 UtcTimestamp = Annotated[datetime, BeforeValidator(_timestamp_string), AfterValidator(to_utc)]
-TimestampOut = Annotated[datetime, PlainSerializer(iso_z, return_type=str)]
+TimestampOut = Annotated[
+    datetime,
+    PlainSerializer(iso_z, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 FloatOut = Annotated[Decimal, PlainSerializer(float, return_type=float)]
 NumberOut = Annotated[Decimal, PlainSerializer(_number_out, return_type=int | float)]
 
-Points = Annotated[int, BeforeValidator(_json_number), Field(ge=0, le=MAX_POINTS)]
+Points = Annotated[int, JsonInteger, Field(ge=0, le=MAX_POINTS)]
 
 
 class SessionCreate(BaseModel):
@@ -87,28 +98,28 @@ class SessionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    instrument_id: Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_BIGINT)]
+    instrument_id: Annotated[int, JsonInteger, Field(ge=1, le=MAX_BIGINT)]
     timeframe: Timeframe
     speed: Speed
     start_ts: UtcTimestamp
     end_ts: UtcTimestamp | None = None
     initial_balance: Annotated[
         Decimal,
-        BeforeValidator(_json_number),
+        JsonNumber,
         Field(gt=0, le=MAX_BALANCE),
         AfterValidator(_cents),
         AfterValidator(_positive_after_rounding),
     ]
     leverage: Annotated[
         Decimal,
-        BeforeValidator(_json_number),
+        JsonNumber,
         Field(gt=0, le=MAX_LEVERAGE, decimal_places=LEVERAGE_SCALE),
     ]
     spread_pts: Points
     slippage_pts: Points
     commission_per_fill: Annotated[
         Decimal,
-        BeforeValidator(_json_number),
+        JsonNumber,
         Field(ge=0, le=MAX_COMMISSION),
         AfterValidator(_cents),
     ]
@@ -123,7 +134,7 @@ class SessionCreate(BaseModel):
 class SessionUpdate(BaseModel):
     """`PUT /sessions/{id}`: any of status (by the lifecycle table), speed, end_ts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=not_null("session_status", "speed"))
 
     session_status: SessionStatus | None = None
     speed: Speed | None = None
@@ -138,13 +149,36 @@ class SessionUpdate(BaseModel):
         return self
 
 
+def _step_alternatives(schema: dict[str, Any]) -> None:
+    """Two alternative bodies, `{bars}` or `{until: "fill"}`, with no default in the schema
+    (a generated client sends only what it was given; an omitted body or `bars` is 1)."""
+    bars = schema.pop("properties")["bars"]
+    bars.pop("default", None)
+    schema.pop("additionalProperties", None)
+    schema["oneOf"] = [
+        {
+            "title": "StepBars",
+            "type": "object",
+            "properties": {"bars": bars},
+            "additionalProperties": False,
+        },
+        {
+            "title": "StepUntilFill",
+            "type": "object",
+            "properties": {"until": {"type": "string", "enum": ["fill"]}},
+            "required": ["until"],
+            "additionalProperties": False,
+        },
+    ]
+
+
 class StepRequest(BaseModel):
     """`POST /sessions/{id}/step`: reveal `bars` more bars at once (default 1), or
     `until: "fill"`: every bar up to the next fill or the end. One or the other, not both."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_step_alternatives)
 
-    bars: Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_STEP_BARS)] = 1
+    bars: Annotated[int, JsonInteger, Field(ge=1, le=MAX_STEP_BARS)] = 1
     until: Literal["fill"] | None = None
 
     @model_validator(mode="after")
@@ -171,9 +205,9 @@ class SessionOut(BaseModel):
     id: int
     user_id: int
     instrument_id: int
-    timeframe: str
-    session_status: str
-    speed: str
+    timeframe: Timeframe
+    session_status: SessionStatus
+    speed: Speed
     start_ts: TimestampOut
     end_ts: TimestampOut | None
     initial_balance: FloatOut
@@ -198,9 +232,9 @@ class SessionOut(BaseModel):
             id=sess.id,
             user_id=sess.user_id,
             instrument_id=sess.instrument_id,
-            timeframe=sess.timeframe,
-            session_status=status or sess.session_status,
-            speed=sess.speed,
+            timeframe=Timeframe(sess.timeframe),
+            session_status=SessionStatus(status or sess.session_status),
+            speed=Speed(sess.speed),
             start_ts=sess.start_ts,
             end_ts=sess.end_ts,
             initial_balance=sess.initial_balance,
@@ -255,6 +289,6 @@ class SessionCandles(BaseModel):
 
     session_id: int
     instrument_id: int
-    timeframe: str
+    timeframe: Timeframe
     current_ts: TimestampOut | None
     candles: list[CandleOut]

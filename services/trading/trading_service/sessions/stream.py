@@ -321,7 +321,8 @@ class _Playback:
     def __init__(self, first: SessionOut, last_event_id: LastEventId | None) -> None:
         self.id, self.tf = first.id, Timeframe(first.timeframe)
         self.instrument_id = first.instrument_id
-        self.status, self.speed = first.session_status, first.speed
+        self.status: str = first.session_status
+        self.speed: str = first.speed
         self.after = start_cursor(first, last_event_id)  # the last bar sent
         self.after_fill: int | None = None  # the last fill sent (None: not looked up yet)
         self.last_event_id = last_event_id
