@@ -50,6 +50,8 @@ def now_iso() -> str:
 def error_message(service: str, status: int) -> str:
     if status == 413:
         return "Request body too large"
+    if status == 429:
+        return "Too many requests: wait before trying again"
     if status == 504:
         return f"The {service} service did not answer in time"
     if status in (502, 503):
@@ -116,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Request-ID", rid)
         if status in (502, 503, 504):
             self.send_header("Retry-After", "1")
+        elif status == 429:  # login/register: the auth service's login window (60 s)
+            self.send_header("Retry-After", "60")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -9,8 +9,20 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import httpx
+
 if TYPE_CHECKING:
     from .conftest import ClientFactory, UserFactory
+
+
+def assert_json_429(resp: httpx.Response) -> None:
+    """Issue 10: every 429 on login/register is JSON in auth's format with Retry-After and the
+    gateway's headers, whether the rate limit or the auth service's own throttling said it."""
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json() == {"detail": "Too many requests: wait before trying again"}
+    assert resp.headers["retry-after"] == "60"
+    assert resp.headers["x-request-id"]
+    assert resp.headers["x-frame-options"] == "DENY"
 
 
 def test_ten_failed_logins_block_that_email_even_with_the_right_password(
@@ -29,7 +41,7 @@ def test_ten_failed_logins_block_that_email_even_with_the_right_password(
     other = client_factory("127.0.9.9")
     right = other.post("/auth/login", json={"email": user.email, "password": user.password})
     assert right.status_code == 429
-    assert "detail" in right.json()
+    assert_json_429(right)
 
 
 def test_failed_logins_from_one_address_block_that_address(
@@ -70,14 +82,18 @@ def test_gateway_rate_limits_login_and_register_per_address(
     reaching the auth service; other addresses and other routes are unaffected."""
     flooder = client_factory(source_ip)
 
-    def hit(n: int) -> int:
+    def hit(n: int) -> httpx.Response:
         # An invalid body: auth answers 422 at once, so the burst is fast.
-        return flooder.post("/auth/register", json={"n": n}).status_code
+        return flooder.post("/auth/register", json={"n": n})
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        statuses = list(pool.map(hit, range(60)))
+        responses = list(pool.map(hit, range(60)))
+    statuses = [r.status_code for r in responses]
     assert statuses.count(429) > 0, statuses
     assert set(statuses) <= {422, 429}
+    for resp in responses:
+        if resp.status_code == 429:  # Traefik's own plain-text 429 became auth's JSON
+            assert_json_429(resp)
     assert client_factory("127.0.9.11").post("/auth/register", json={}).status_code == 422
     assert flooder.get("/auth/.well-known/jwks.json").status_code == 200  # not rate limited
     time.sleep(2.5)  # the bucket refills: the address is served again
