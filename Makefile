@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-fast bench up down lint fmt typecheck migrate backup restore clean
+.PHONY: help install run test test-faults test-fast bench up down lint fmt typecheck migrate backup restore clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: install lint typecheck ## lint, typecheck and run every test (real Postgre
 	$(VENV)/bin/pytest
 	@echo "== the trading and auction API suites again, through the real gateway and processes =="
 	THROUGH_GATEWAY=1 $(VENV)/bin/pytest services/trading/tests services/auction/tests
+
+test-faults: install ## faults under load, with figures: PostgreSQL restart, auth down a minute, key rotation (~4 min)
+	$(VENV)/bin/pytest -m faults -s --timeout=600 tests/faults
 
 test-fast: install ## run the tests without lint and typecheck
 	$(VENV)/bin/pytest -x
