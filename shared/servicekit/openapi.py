@@ -169,7 +169,7 @@ def tune(
             _summary(op)
             op["security"] = _security(method) if (path, method) in secured else []
             _responses(op, path, method, error_ref, validation_status, opts)
-    _drop_unused(schema, ("HTTPValidationError", "ValidationError"))
+    _drop_unreferenced(schema)
     _standard_keywords(schema)
     _name_enums(schema)
     return schema
@@ -263,9 +263,8 @@ def _register(schemas: dict[str, Any], model: type[BaseModel]) -> dict[str, str]
     generated = TypeAdapter(model).json_schema(ref_template=template, mode="serialization")
     for name, definition in generated.pop("$defs", {}).items():
         schemas.setdefault(name, definition)
-    name = generated.get("title", model.__name__)
-    schemas.setdefault(name, generated)
-    return {"$ref": template.format(model=name)}
+    schemas.setdefault(model.__name__, generated)  # FastAPI's name for it, if it has one
+    return {"$ref": template.format(model=model.__name__)}
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -278,15 +277,20 @@ def _walk(node: Any) -> Iterator[Any]:
             yield from _walk(value)
 
 
-def _drop_unused(schema: dict[str, Any], names: tuple[str, ...]) -> None:
+def _drop_unreferenced(schema: dict[str, Any]) -> None:
+    """Components nothing refers to any more (FastAPI's validation error, a router's own
+    copy of the error model) go: a generator would emit them, or refuse duplicate names."""
     schemas = schema["components"]["schemas"]
-    for name in names:
-        if name not in schemas:
-            continue
-        ref = f"#/components/schemas/{name}"
-        rest = {k: v for k, v in schemas.items() if k != name}
-        others = {k: v for k, v in schema.items() if k != "components"}
-        if not any(isinstance(n, dict) and n.get("$ref") == ref for n in _walk([rest, others])):
+    while True:
+        refs = {
+            node["$ref"].rsplit("/", 1)[-1]
+            for node in _walk([schema.get("paths", {}), schemas])
+            if isinstance(node, dict) and isinstance(node.get("$ref"), str)
+        }
+        unused = [name for name in schemas if name not in refs]
+        if not unused:
+            return
+        for name in unused:
             del schemas[name]
 
 

@@ -19,6 +19,8 @@ from .schemas import CandleList, CandleOut, ImportResult
 
 router = APIRouter(tags=["candles"])
 
+# ISO 8601 (UTC when no offset is given) or Unix seconds, as the importer reads it.
+_IMPORT_TS = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}]}
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -33,11 +35,12 @@ _IMPORT_BODY: dict[str, Any] = {
                 "schema": {
                     "type": "array",
                     "items": {
+                        "title": "CandleBarIn",
                         "type": "object",
                         "required": ["timestamp", "open", "high", "low", "close", "volume"],
                         "properties": {
-                            "timestamp": {"type": "string", "format": "date-time"},
-                            "ts": {"type": "string", "format": "date-time"},
+                            "timestamp": _IMPORT_TS,
+                            "ts": {**_IMPORT_TS, "description": "Accepted instead of timestamp"},
                             "open": {"type": "number"},
                             "high": {"type": "number"},
                             "low": {"type": "number"},
@@ -68,7 +71,10 @@ async def _read_body(request: Request, max_bytes: int) -> bytearray:
 @router.post(
     "/instruments/{instrument_id}/candles",
     response_model=ImportResult,
-    responses=errors(400, 401, 403, 404, 409, 413, 415, 422),
+    responses={
+        **errors(400, 401, 403, 404, 409, 415, 422),
+        413: {"description": "Body larger than 256 MiB (this route's limit, not 1 MiB)"},
+    },
     openapi_extra=_IMPORT_BODY,
 )
 async def import_candles(

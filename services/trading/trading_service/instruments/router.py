@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from servicekit.openapi import IDEMPOTENCY_KEY
 
 from ..db import idempotency
 from ..dependencies import PrincipalDep, SessionDep
+from ..errors import ErrorOut
 from . import service
 from .dependencies import AdminDep
 from .schemas import InstrumentCreate, InstrumentList, InstrumentOut, InstrumentUpdate
@@ -18,10 +18,6 @@ from .schemas import InstrumentCreate, InstrumentList, InstrumentOut, Instrument
 router = APIRouter(tags=["instruments"])
 
 InstrumentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class ErrorOut(BaseModel):
-    detail: str | list[dict[str, Any]]
 
 
 _TEXT = {
