@@ -78,6 +78,11 @@ def _prepare(
     return trading, [auction[i % len(auction)] for i in range(CLIENTS_PER_SERVICE)]
 
 
+def _median(recorder: Recorder, start: float, end: float) -> float:
+    latencies = sorted(o.latency for o in recorder.outcomes if start <= o.t < end)
+    return latencies[len(latencies) // 2] if latencies else 0.0
+
+
 async def test_postgres_restart_under_writing_clients(
     stack: Stack, world: World, make_user: UserFactory, gw: httpx.Client, recorder: Recorder
 ) -> None:
@@ -122,6 +127,7 @@ async def test_postgres_restart_under_writing_clients(
         await asyncio.to_thread(postgres.stop)  # pg_ctl -m fast: sessions are cut off
         stopped_at = time.monotonic()
         await asyncio.sleep(DOWN_S)
+        starting_at = time.monotonic()
         await asyncio.to_thread(postgres.start)  # same port, same data directory
         back_at = time.monotonic()
         await asyncio.sleep(AFTER_S)
@@ -153,7 +159,9 @@ async def test_postgres_restart_under_writing_clients(
             "statuses": dict(sorted(statuses.items())),
             "rate before (2xx/s, 3 s)": round(before, 1),
             "stop took s": round(stopped_at - down_at, 2),
+            "start took s": round(back_at - starting_at, 2),
             "down s": round(back_at - down_at, 2),
+            "write latency p50 before s": round(_median(recorder, down_at - 3.0, down_at), 3),
             "first 2xx after back s": (
                 None if first_ok_after is None else round(first_ok_after - back_at, 2)
             ),
