@@ -15,7 +15,6 @@ import yaml
 
 from devstack.manifests import (
     AUX_DOCKERFILE,
-    COMPOSE,
     DOCKERFILE,
     REPO_ROOT,
     compose_env,
@@ -48,18 +47,6 @@ SPEC_ROUTES = {
     "/orders": "trading",
     "/api": "auction",
 }
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
-    return data
-
-
-@pytest.fixture(scope="module")
-def dynamic() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(DYNAMIC_CONFIG.read_text())
-    return data
 
 
 def test_one_container_per_service_one_database_each_traefik_v3_and_aux(
@@ -146,13 +133,18 @@ def test_traefik_environment_covers_every_env_reference_of_the_dynamic_file(
     referenced = set(ENV_REF.findall(DYNAMIC_CONFIG.read_text()))
     assert {"AUTH_URL", "TRADING_URL", "AUCTION_URL", "GATEWAY_AUX_URL"} <= referenced
     env = compose_env(compose["services"]["traefik"])
-    assert referenced <= set(env), referenced - set(env)
+    # A list of replicas per service (the launcher's --replicas); compose passes one URL each
+    # (a container scales with its uvicorn workers), which the template falls back to.
+    replica_lists = {f"{name.upper()}_URLS" for name in SERVICES}
+    assert replica_lists <= referenced
+    assert referenced - replica_lists <= set(env), referenced - replica_lists - set(env)
     for name in SERVICES:
         assert env[f"{name.upper()}_URL"] == f"http://{name}:8000"
+        assert f"{name.upper()}_URLS" not in env
     # The launcher gives its Traefik every variable without a template default.
     required = {v for v in referenced if f'env "{v}" | default' not in DYNAMIC_CONFIG.read_text()}
     launcher_env = Stack(tmp_path, Ports()).gateway_env()
-    assert required <= set(launcher_env)
+    assert required | replica_lists <= set(launcher_env)
     # gateway-aux checks the same service addresses.
     aux = compose_env(compose["services"]["gateway-aux"])
     assert {k: v for k, v in env.items() if k in aux} == aux

@@ -31,11 +31,9 @@ from typing import Any
 import httpx
 import kubernetes_validate
 import pytest
-import yaml
 
 from devstack.manifests import (
     AUX_DOCKERFILE,
-    COMPOSE,
     DOCKERFILE,
     K8S_DIR,
     REPO_ROOT,
@@ -49,7 +47,7 @@ from devstack.manifests import (
     merge,
     settings_fields,
 )
-from devstack.stack import DYNAMIC_CONFIG, SERVICES, Ports
+from devstack.stack import SERVICES, Ports
 
 BASE = K8S_DIR / "base"
 EXAMPLE = K8S_DIR / "overlays" / "example"
@@ -152,18 +150,6 @@ def base() -> list[Manifest]:
 @pytest.fixture(scope="module")
 def example() -> list[Manifest]:
     return kustomize_build(EXAMPLE)
-
-
-@pytest.fixture(scope="module")
-def dynamic() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(DYNAMIC_CONFIG.read_text())
-    return data
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
-    return data
 
 
 def _of_kind(objects: list[Manifest], kind: str) -> dict[str, Manifest]:
@@ -288,7 +274,7 @@ def test_custom_resources_have_their_required_and_known_fields(example: list[Man
         if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
             assert _field_problems(obj, obj["kind"]) == []
             checked += 1
-    assert checked == 3 + 8 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
+    assert checked == 3 + 9 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
     # The checker finds a misspelt field.
     cluster = merge(_of_kind(example, "Cluster")["auth-db"], {"spec": {"instance": 3}})
     assert _field_problems(cluster, "Cluster") == ["Cluster.spec: instance is not a known field"]
