@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import signal
@@ -21,6 +22,8 @@ from devstack.launcher import (
     _Stop,
     database_urls_from_env,
     load_credentials,
+    parse_replicas,
+    replicas_from_env,
 )
 from devstack.stack import AUX_SERVER, Ports, Stack, StackError, traefik_static_config
 
@@ -87,6 +90,34 @@ def test_ports_default_and_come_from_the_environment() -> None:
         Ports.from_env({"GATEWAY_PORT": "http"})
     free = Ports.free()
     assert len({getattr(free, name) for name in Ports.ENV_NAMES}) == len(Ports.ENV_NAMES)
+
+
+def test_replicas_get_ports_of_their_own_and_the_gateway_balances_over_all(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(tmp_path, Ports(), replicas={"trading": 3, "auction": 1})
+    assert stack.replica_names("trading") == ["trading", "trading-2", "trading-3"]
+    assert stack.replica_names("auth") == ["auth"]
+    env = stack.gateway_env()
+    assert env["TRADING_URL"] == "http://127.0.0.1:8002"  # gateway-aux checks the first
+    assert env["TRADING_URLS"] == (
+        "http://127.0.0.1:8002,http://127.0.0.1:8102,http://127.0.0.1:8202"
+    )
+    assert env["AUCTION_URLS"] == env["AUCTION_URL"] == "http://127.0.0.1:8003"
+    chosen = Stack(tmp_path, Ports(), replicas={"trading": 2}, replica_ports={"trading": [9999]})
+    assert chosen.service_urls("trading") == ["http://127.0.0.1:8002", "http://127.0.0.1:9999"]
+    with pytest.raises(StackError, match="replicas"):
+        Stack(tmp_path, Ports(), replicas={"trading": 0})
+
+
+def test_replicas_from_the_flag_and_the_environment() -> None:
+    assert parse_replicas("trading=2,auction=2") == {"trading": 2, "auction": 2}
+    assert parse_replicas("") == {}
+    for bad in ("trading", "trading=0", "bank=2", "trading=two"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_replicas(bad)
+    env = {"TRADING_REPLICAS": "3", "AUTH_REPLICAS": ""}
+    assert replicas_from_env(env) == {"trading": 3}
 
 
 def test_local_traefik_listens_on_loopback_only(tmp_path: Path) -> None:

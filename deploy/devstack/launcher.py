@@ -156,6 +156,9 @@ def banner(stack: Stack, creds: dict[str, Any], notes: list[str]) -> str:
         f"  Gateway       {stack.gateway_url}   (health: {stack.gateway_url}/healthz)",
     ]
     lines += [f"  {name + ' API':<13} {url}" for name, url in docs.items()]
+    for name in SERVICES:
+        if len(urls := stack.service_urls(name)) > 1:
+            lines.append(f"  {name + ' x' + str(len(urls)):<13} {', '.join(urls)}")
     lines += [
         f"  Metrics       {stack.metrics_url} (Traefik); /metrics on each service",
         f"  Logs          {stack.logs_dir}/  (access.log = gateway access log)",
@@ -172,6 +175,28 @@ def banner(stack: Stack, creds: dict[str, Any], notes: list[str]) -> str:
         "=" * 72,
     ]
     return "\n".join(lines)
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """`trading=2,auction=2` -> {"trading": 2, "auction": 2}."""
+    replicas = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, count = item.partition("=")
+        if name not in SERVICES or not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: expected <service>=<count>, a service of {', '.join(SERVICES)}"
+            )
+        replicas[name] = int(count)
+    return replicas
+
+
+def replicas_from_env(env: dict[str, str] | None = None) -> dict[str, int]:
+    """AUTH_REPLICAS, TRADING_REPLICAS, AUCTION_REPLICAS."""
+    env = dict(os.environ if env is None else env)
+    given = [
+        f"{n}={env[f'{n.upper()}_REPLICAS']}" for n in SERVICES if env.get(f"{n.upper()}_REPLICAS")
+    ]
+    return parse_replicas(",".join(given))
 
 
 def database_urls_from_env(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -211,7 +236,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=default_dir, help="default: .data")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for health")
+    parser.add_argument(
+        "--replicas",
+        type=parse_replicas,
+        default={},
+        metavar="SERVICE=N,...",
+        help="uvicorn processes per service behind the gateway, e.g. trading=2,auction=2 "
+        "(default: *_REPLICAS, else 1); replica i listens on the service's port + 100*(i-1)",
+    )
     args = parser.parse_args(argv)
+    try:
+        replicas = {**replicas_from_env(), **args.replicas}
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"*_REPLICAS: {exc}")
 
     data_dir: Path = args.data_dir.resolve()
     creds = load_credentials(data_dir)
@@ -223,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_email=creds["admin"]["email"],
         admin_password=creds["admin"]["password"],
         start_timeout=args.timeout,
+        replicas=replicas,
     )
 
     # Ctrl-C, `kill`, or the terminal closing: all stop everything (PostgreSQL included).
@@ -235,14 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         notes = register_demo_users(stack.gateway_url, data_dir, creds)
         print(banner(stack, creds, notes), flush=True)
         while True:
-            for name, proc in list(stack.processes.items()):
-                if not proc.running:
-                    print(
-                        f"{name} exited with code {proc.returncode}; its log ends with:\n"
-                        f"{proc.log_tail()}\nstopping everything.",
-                        flush=True,
-                    )
-                    raise StackError(f"{name} exited")
+            # A service replica that exits is started again (the gateway's health check keeps
+            # it out meanwhile); anything else exiting, or a crash loop, stops everything.
+            for name in stack.restart_exited():
+                print(
+                    f"{name} exited; started it again (log: {stack.logs_dir}/{name}.log)",
+                    flush=True,
+                )
             time.sleep(1)
     except _Stop:
         print("\nstopping ...", flush=True)

@@ -2,10 +2,15 @@
 
 Used by the launcher (`make run`) and by the end-to-end tests, so both run the same thing:
 
-    stack = Stack(Path(".data"), Ports.from_env())
+    stack = Stack(Path(".data"), Ports.from_env(), replicas={"trading": 2})
     stack.start()          # databases, migrations, demo data, processes, wait for /healthz
     stack.stop_service("auth"); stack.start_service("auth")
+    stack.stop_replica("trading-2"); stack.start_replica("trading-2")   # drained first
     stack.stop()           # nothing left running
+
+A service runs as one uvicorn process per replica: the first is named after the service and
+listens on its port, replica i (2, 3, ...) is `<service>-<i>` on that port + 100 * (i - 1)
+unless `replica_ports` names other ports; Traefik balances over them all (`<SERVICE>_URLS`).
 
 Every child runs in its own process group (a terminal's Ctrl-C reaches only the launcher,
 which stops them in order) and dies with its parent on Linux (PR_SET_PDEATHSIG), so even a
@@ -25,7 +30,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
@@ -87,20 +92,25 @@ class Ports:
     @classmethod
     def free(cls) -> Ports:
         """Random free ports (tests: never clash with a running `make run`)."""
-        socks = []
-        try:
-            for _ in fields(cls):
-                s = socket.socket()
-                s.bind((HOST, 0))
-                socks.append(s)
-            return cls(*(int(s.getsockname()[1]) for s in socks))
-        finally:
-            for s in socks:
-                s.close()
+        return cls(*free_ports(len(fields(cls))))
 
     def service(self, name: str) -> int:
         port: int = getattr(self, name)
         return port
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports (tests: never clash with a running `make run`)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def port_in_use(port: int, host: str = HOST) -> bool:
@@ -129,12 +139,15 @@ class ManagedProcess:
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self.started_at = 0.0
 
     def start(self) -> None:
         if self.running:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._close_log()
         self._log = self.log_path.open("ab")
+        self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             self.argv,
             env=self.env,
@@ -149,6 +162,10 @@ class ManagedProcess:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_at
 
     @property
     def returncode(self) -> int | None:
@@ -169,9 +186,9 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             return False
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the group, SIGKILL after `timeout` seconds."""
-        self.signal(signal.SIGTERM)
+    def stop(self, timeout: float = 10.0, sig: int | None = None) -> None:
+        """`sig` (SIGTERM when not given) to the group, SIGKILL after `timeout` seconds."""
+        self.signal(signal.SIGTERM if sig is None else sig)
         if not self.wait(timeout):
             self.signal(signal.SIGKILL)
             self.wait(5)
@@ -227,12 +244,19 @@ class Stack:
     admin_password: str | None = None
     python: str = sys.executable
     start_timeout: float = 120.0
+    # <service> -> how many uvicorn processes (replicas) serve it; 1 when not named.
+    replicas: Mapping[str, int] = field(default_factory=dict)
+    # <service> -> the ports of its replicas 2, 3, ...; else its port + 100, + 200, ...
+    replica_ports: Mapping[str, Sequence[int]] = field(default_factory=dict)
     postgres: EmbeddedPostgres | None = field(default=None, init=False)
     processes: dict[str, ManagedProcess] = field(default_factory=dict, init=False)
     resolved_urls: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        for name, count in self.replicas.items():
+            if name not in SERVICES or count < 1:
+                raise StackError(f"replicas: {name}={count} (services: {', '.join(SERVICES)})")
 
     # ---- addresses ----
     @property
@@ -248,7 +272,28 @@ class Stack:
         return f"http://{HOST}:{self.ports.aux}"
 
     def service_url(self, name: str) -> str:
+        """The service's first replica."""
         return f"http://{HOST}:{self.ports.service(name)}"
+
+    # ---- replicas ----
+    def replica_names(self, name: str) -> list[str]:
+        """The processes of one service: `trading`, `trading-2`, ..."""
+        return [name, *(f"{name}-{i}" for i in range(2, self.replicas.get(name, 1) + 1))]
+
+    def replica_port(self, replica: str) -> int:
+        name, _, index = replica.partition("-")
+        if not index:
+            return self.ports.service(name)
+        extra = self.replica_ports.get(name)
+        if extra:
+            return int(extra[int(index) - 2])
+        return self.ports.service(name) + 100 * (int(index) - 1)
+
+    def replica_url(self, replica: str) -> str:
+        return f"http://{HOST}:{self.replica_port(replica)}"
+
+    def service_urls(self, name: str) -> list[str]:
+        return [self.replica_url(r) for r in self.replica_names(name)]
 
     @property
     def issuer(self) -> str:
@@ -274,7 +319,8 @@ class Stack:
             if self.seed_demo:
                 self._seed_demo()
             for name in SERVICES:
-                self._service_process(name).start()
+                for replica in self.replica_names(name):
+                    self._service_process(replica).start()
             self._aux_process().start()
             self._traefik_process().start()
             self.wait_healthy(self.start_timeout)
@@ -285,22 +331,63 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway first, then the services, then PostgreSQL; idempotent."""
-        order = ["traefik", "gateway-aux", *SERVICES]
+        order = ["traefik", "gateway-aux", *self._all_replicas()]
         procs = [self.processes[n] for n in order if n in self.processes]
-        for proc in procs:  # all at once: shutdown takes one timeout, not five
-            proc.signal(signal.SIGTERM)
+        # All at once: shutdown takes one timeout, not five. The gateway goes first, so the
+        # services stop without a drain (SIGINT: uvicorn's graceful shutdown at once).
         for proc in procs:
-            proc.stop(timeout=10)
+            proc.signal(
+                signal.SIGTERM if proc.name in ("traefik", "gateway-aux") else signal.SIGINT
+            )
+        for proc in procs:
+            proc.stop(timeout=10, sig=signal.SIGINT)
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
 
     def stop_service(self, name: str) -> None:
-        self.processes[name].stop()
+        """Every replica of a service, at once and without a drain (as if it went down)."""
+        procs = [self.processes[r] for r in self.replica_names(name)]
+        for proc in procs:
+            proc.signal(signal.SIGINT)
+        for proc in procs:
+            proc.stop(sig=signal.SIGINT)
 
     def start_service(self, name: str, timeout: float = 60.0) -> None:
-        self.processes[name].start()
-        self.wait_ready(name, timeout)
+        for replica in self.replica_names(name):
+            self.processes[replica].start()
+        for replica in self.replica_names(name):
+            self.wait_ready(replica, timeout)
+
+    def stop_replica(self, replica: str, timeout: float = 30.0) -> None:
+        """SIGTERM, as a supervisor sends it: the replica drains (its /readyz 503 takes it
+        out of the gateway's rotation while it still serves), then stops."""
+        self.processes[replica].stop(timeout=timeout, sig=signal.SIGTERM)
+
+    def start_replica(self, replica: str, timeout: float = 60.0) -> None:
+        self.processes[replica].start()
+        self.wait_ready(replica, timeout)
+
+    def restart_exited(self, min_uptime: float = 5.0) -> list[str]:
+        """Start again every service replica that exited (the launcher calls this every
+        second); the others keep serving meanwhile. Returns the replicas restarted. A replica
+        that exits within `min_uptime` seconds of its start, or gateway-aux or Traefik
+        exiting, is a StackError: something is wrong that a restart would not mend."""
+        restarted = []
+        for name, proc in list(self.processes.items()):
+            if proc.proc is None or proc.running:
+                continue
+            if name not in self._all_replicas() or proc.uptime < min_uptime:
+                raise StackError(
+                    f"{name} exited with code {proc.returncode}; its log ({proc.log_path}) "
+                    f"ends with:\n{proc.log_tail()}"
+                )
+            proc.start()
+            restarted.append(name)
+        return restarted
+
+    def _all_replicas(self) -> list[str]:
+        return [r for name in SERVICES for r in self.replica_names(name)]
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -309,8 +396,9 @@ class Stack:
         self.stop()
 
     # ---- health ----
-    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
-        self._wait_url(f"{self.service_url(name)}/readyz", timeout, watch=[name])
+    def wait_ready(self, replica: str, timeout: float = 60.0) -> None:
+        """One replica (a service's name is its first) answers /readyz 200."""
+        self._wait_url(f"{self.replica_url(replica)}/readyz", timeout, watch=[replica])
 
     def wait_healthy(self, timeout: float) -> None:
         self._wait_url(f"{self.gateway_url}/healthz", timeout, watch=list(self.processes))
@@ -347,6 +435,12 @@ class Stack:
             f"{Ports.ENV_NAMES[f.name]}={getattr(self.ports, f.name)}"
             for f in fields(self.ports)
             if port_in_use(getattr(self.ports, f.name))
+        ]
+        busy += [
+            f"{replica} on {self.replica_port(replica)}"
+            for name in SERVICES
+            for replica in self.replica_names(name)[1:]
+            if port_in_use(self.replica_port(replica))
         ]
         if busy:
             raise StackError(
@@ -456,12 +550,15 @@ class Stack:
     def gateway_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({f"{n.upper()}_URL": self.service_url(n) for n in SERVICES})
+        # gateway/dynamic.yml balances over the list; gateway-aux checks the first replica.
+        env.update({f"{n.upper()}_URLS": ",".join(self.service_urls(n)) for n in SERVICES})
         env["GATEWAY_AUX_URL"] = self.aux_url
         env.update(self.env)
         return env
 
     # ---- processes ----
-    def _service_process(self, name: str) -> ManagedProcess:
+    def _service_process(self, replica: str) -> ManagedProcess:
+        name = replica.partition("-")[0]
         argv = [
             self.python,
             "-m",
@@ -471,7 +568,7 @@ class Stack:
             "--host",
             HOST,
             "--port",
-            str(self.ports.service(name)),
+            str(self.replica_port(replica)),
             # Traefik on loopback is the only trusted proxy: the client address comes from it.
             "--proxy-headers",
             "--forwarded-allow-ips",
@@ -481,9 +578,9 @@ class Stack:
             "5",
         ]
         proc = ManagedProcess(
-            name, argv, self.service_env(name), self.logs_dir / f"{name}.log", REPO_ROOT
+            replica, argv, self.service_env(name), self.logs_dir / f"{replica}.log", REPO_ROOT
         )
-        self.processes[name] = proc
+        self.processes[replica] = proc
         return proc
 
     def _aux_process(self) -> ManagedProcess:
