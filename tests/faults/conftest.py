@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auth_service.tokens.keys import private_pem
 from devstack.stack import Ports, Stack
 
 
@@ -66,20 +66,12 @@ SESSION_START = "2024-01-01T00:00:00Z"
 SESSION_END = "2024-01-01T04:59:00Z"
 
 
-def pem(key: Ed25519PrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 @pytest.fixture(scope="session")
 def stack(signing_key: Ed25519PrivateKey, secrets_seen: Any) -> Iterator[Stack]:
     """The whole system with its own durable embedded PostgreSQL (`stack.postgres`). Its data
     directory is outside pytest's basetemp, which every concurrent pytest run resets to mode
     0700 (the PostgreSQL user could then no longer reach its data directory)."""
-    key = pem(signing_key)
+    key = private_pem(signing_key)
     secrets_seen.add(key.splitlines()[1])
     data_dir = Path(tempfile.mkdtemp(prefix="faults-stack-"))
     s = Stack(

@@ -18,9 +18,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auth_service.tokens.keys import private_pem, thumbprint
 from devstack.stack import Stack
 
-from .conftest import figures, pem, run_until, session_body
+from .conftest import figures, run_until, session_body
 
 if TYPE_CHECKING:
     from .conftest import Recorder, User, UserFactory, World
@@ -46,12 +47,6 @@ class Slot:
 
 def kid(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
-
-
-def thumbprint(key: Ed25519PrivateKey) -> str:
-    from auth_service.tokens.keys import thumbprint as auth_thumbprint
-
-    return auth_thumbprint(key)
 
 
 async def test_signing_key_rotation_under_load(
@@ -111,7 +106,10 @@ async def test_signing_key_rotation_under_load(
         restarts.append(
             await asyncio.to_thread(
                 restart_auth,
-                {"AUTH_SIGNING_KEY": pem(key_b), "AUTH_PREVIOUS_SIGNING_KEYS": pem(key_a)},
+                {
+                    "AUTH_SIGNING_KEY": private_pem(key_b),
+                    "AUTH_PREVIOUS_SIGNING_KEYS": private_pem(key_a),
+                },
             )
         )
         await asyncio.sleep(2.0)  # A tokens at the three services, after the restart
