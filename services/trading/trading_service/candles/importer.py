@@ -91,7 +91,7 @@ def _timestamp(value: Any) -> datetime:
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            return datetime.fromtimestamp(int(text), UTC)
+            return _unix_seconds(text)
         try:
             ts = datetime.fromisoformat(text)
         except ValueError:
@@ -100,11 +100,16 @@ def _timestamp(value: Any) -> datetime:
             return ts.replace(tzinfo=UTC)  # no offset: UTC
         return ts.astimezone(UTC)
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(int(value), UTC)
-        except (ValueError, OverflowError, OSError):
-            raise _RowError("timestamp out of range") from None
+        return _unix_seconds(value)
     raise _RowError("timestamp must be an ISO 8601 string or Unix seconds")
+
+
+def _unix_seconds(value: str | int | Decimal) -> datetime:
+    # int() refuses over 4,300 digits and other scripts' digits; fromtimestamp, years past 9999.
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise _RowError("timestamp out of range") from None
 
 
 def _number(name: str, value: Any) -> Decimal:
