@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..envelope import DbText, Money, Quantity, Rate, Timestamp, UuidText
+from ..envelope import CommissionerId, DbText, Money, Quantity, Rate, Timestamp, UuidText
 from ..items.schemas import Unit
 from ..masters.models import Farmer
 from .models import Bill, BillItem, Payment
@@ -101,7 +101,7 @@ class PaymentCreated(PaymentOut):
 class BillOut(BaseModel):
     id: UuidText
     bill_number: str
-    commissioner_id: str
+    commissioner_id: CommissionerId
     session_id: UuidText
     farmer_id: UuidText
     total_amount: Money
