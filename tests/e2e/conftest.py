@@ -8,9 +8,11 @@ sees (passwords, tokens) is recorded in `secrets_seen`; test_logs checks none re
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,14 +62,16 @@ def signing_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-@pytest.fixture(scope="session")
-def stack(
+def e2e_stack(
     pg_cluster: PgCluster,
     tmp_path_factory: pytest.TempPathFactory,
     signing_key: Ed25519PrivateKey,
     secrets_seen: Secrets,
+    name: str = "e2e",
+    **stack_kw: Any,
 ) -> Iterator[Stack]:
-    urls = {name: pg_cluster.database(f"e2e_{name}") for name in SERVICES}
+    """A stack on databases of its own (`<name>_<service>`), started, then stopped."""
+    urls = {service: pg_cluster.database(f"{name}_{service}") for service in SERVICES}
     pem = signing_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -75,7 +79,7 @@ def stack(
     ).decode()
     secrets_seen.add(pem.splitlines()[1])  # the private key's body never reaches a log
     s = Stack(
-        tmp_path_factory.mktemp("e2e-stack"),
+        tmp_path_factory.mktemp(f"{name}-stack"),
         Ports.free(),
         database_urls=urls,
         env={"AUTH_SIGNING_KEY": pem},
@@ -83,12 +87,40 @@ def stack(
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
         start_timeout=120,
+        **stack_kw,
     )
     s.start()
     try:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    pg_cluster: PgCluster,
+    tmp_path_factory: pytest.TempPathFactory,
+    signing_key: Ed25519PrivateKey,
+    secrets_seen: Secrets,
+) -> Iterator[Stack]:
+    yield from e2e_stack(pg_cluster, tmp_path_factory, signing_key, secrets_seen)
+
+
+StackFactory = Callable[..., AbstractContextManager[Stack]]
+
+
+@pytest.fixture(scope="session")
+def start_stack(
+    pg_cluster: PgCluster,
+    tmp_path_factory: pytest.TempPathFactory,
+    signing_key: Ed25519PrivateKey,
+    secrets_seen: Secrets,
+) -> StackFactory:
+    """`with start_stack("name", replicas={...}) as stack:` another stack like `stack`, on
+    databases of its own (a module overrides `stack` with it)."""
+    return contextmanager(
+        functools.partial(e2e_stack, pg_cluster, tmp_path_factory, signing_key, secrets_seen)
+    )
 
 
 @pytest.fixture(scope="session")
