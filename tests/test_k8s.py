@@ -24,6 +24,10 @@ import math
 import os
 import re
 import shlex
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ from devstack.manifests import (
     Manifest,
     compose_env,
     containers,
+    dockerfile_steps,
     image_command,
     kustomize_build,
     launcher_env_names,
@@ -48,6 +53,7 @@ from devstack.manifests import (
     settings_fields,
 )
 from devstack.stack import SERVICES, Ports
+from devstack.testing import PgCluster
 
 BASE = K8S_DIR / "base"
 EXAMPLE = K8S_DIR / "overlays" / "example"
@@ -514,17 +520,118 @@ async def test_probes_use_the_services_health_routes_and_port(
 def test_gateway_aux_probes_its_own_liveness(example: list[Manifest]) -> None:
     """/healthz of gateway-aux reports the services; its pods stay while a service is down."""
     container = _container(example, "Deployment", "gateway-aux")
+    steps = dockerfile_steps(AUX_DOCKERFILE)
     assert container["readinessProbe"]["httpGet"]["path"] == "/livez"
     assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert "/livez" in next(a for i, a in _aux_steps() if i == "HEALTHCHECK")
+    assert "/livez" in next(a for i, a in steps if i == "HEALTHCHECK")
     assert container["ports"] == [{"name": "http", "containerPort": 8081}]
-    assert "GATEWAY_AUX_PORT=8081" in " ".join(a for i, a in _aux_steps() if i == "ENV")
+    assert "GATEWAY_AUX_PORT=8081" in " ".join(a for i, a in steps if i == "ENV")
 
 
-def _aux_steps() -> list[tuple[str, str]]:
-    from devstack.manifests import dockerfile_steps
+def _pod_env(
+    objects: list[Manifest], container: dict[str, Any], secrets: dict[tuple[str, str], str]
+) -> dict[str, str]:
+    """The environment Kubernetes gives the container: literal values, the ConfigMap's keys
+    and the secrets' (`secrets`: (name, key) -> value; optional ones may be missing)."""
+    configs = {name: c["data"] for name, c in _of_kind(objects, "ConfigMap").items()}
+    env: dict[str, str] = {}
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif "configMapKeyRef" in entry["valueFrom"]:
+            ref = entry["valueFrom"]["configMapKeyRef"]
+            env[entry["name"]] = configs[ref["name"]][ref["key"]]
+        else:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            if (ref["name"], ref["key"]) in secrets:
+                env[entry["name"]] = secrets[(ref["name"], ref["key"])]
+            else:
+                assert ref.get("optional") is True, ref
+    return env
 
-    return dockerfile_steps(AUX_DOCKERFILE)
+
+@pytest.mark.slow
+def test_the_job_then_the_pods_command_make_a_ready_service(
+    example: list[Manifest], pg_cluster: PgCluster
+) -> None:
+    """What a pod does, as a process: the migration Job's command, then the Deployment's, from
+    the image's working directory, each with only the environment the manifests give it (a
+    CloudNativePG-style `postgresql://` uri); /readyz turns 200 and SIGTERM stops it in time."""
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    ports: dict[str, int] = {}
+    migrations: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        secrets = {("auth-admin", "password"): "a long admin password"}
+        for name in SERVICES:  # the three Jobs at once, as `kubectl apply` starts them
+            secrets[(f"{name}-db-app", "uri")] = pg_cluster.database(f"k8s_{name}")
+            job = _container(example, "Job", f"{name}-migrate")
+            migrations[name] = subprocess.Popen(
+                _venv(job["command"]),
+                cwd=REPO_ROOT / "services" / name,  # the image's WORKDIR for SERVICE=name
+                env={"PATH": os.environ["PATH"], **_pod_env(example, job, secrets)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        for name, migration in migrations.items():
+            _, stderr = migration.communicate(timeout=240)
+            assert migration.returncode == 0, (name, stderr.decode()[-2000:])
+        for name in SERVICES:
+            container = _container(example, "Deployment", name)
+            ports[name] = Ports.free().auth
+            argv = _venv(container["command"])
+            argv[argv.index("--host") + 1] = "127.0.0.1"  # loopback, not every interface
+            argv[argv.index("--port") + 1] = str(ports[name])
+            processes[name] = subprocess.Popen(
+                argv,
+                cwd=REPO_ROOT / "services" / name,
+                env={"PATH": os.environ["PATH"], **_pod_env(example, container, secrets)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        for name, port in ports.items():
+            assert _wait_ready(f"http://127.0.0.1:{port}/readyz", processes[name], 90) == {
+                "status": "ok",
+                "database": "up",
+                "migrations": "current",
+            }, name
+    finally:
+        for migration in migrations.values():
+            if migration.poll() is None:
+                migration.kill()
+                migration.wait(timeout=10)
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        deployments = _of_kind(example, "Deployment")
+        for name, process in processes.items():
+            pod = deployments[name]["spec"]["template"]["spec"]
+            try:
+                process.wait(timeout=pod["terminationGracePeriodSeconds"])
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+                pytest.fail(f"{name} outlived the pod's termination grace period")
+
+
+def _venv(command: list[str]) -> list[str]:
+    """The command with its program from this environment (the image's /app/.venv/bin)."""
+    return [str(Path(sys.executable).parent / command[0]), *command[1:]]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    answer: Any = None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"exited with {process.returncode}"
+        try:
+            response = httpx.get(url, timeout=5)
+            answer = response.json()
+            if response.status_code == 200:
+                return answer
+        except httpx.HTTPError as exc:
+            answer = type(exc).__name__
+        time.sleep(0.3)
+    return answer
 
 
 # ---- pods: security, resources, replicas, capacity ----
