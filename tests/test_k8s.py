@@ -15,7 +15,9 @@ any kustomize feature it does not implement). Then:
 - the routes, middlewares and transport agree with gateway/dynamic.yml; the environment
   agrees with docker-compose.yml, the launcher and each Settings class; the probes point at
   the services' real health routes and port; the pods run as the image's user, non-root,
-  read-only, without capabilities; capacity figures (workers, connections) hold together.
+  read-only, without capabilities; capacity figures (workers, connections) hold together;
+- each migration Job's command, then each Deployment's, runs as a process with only the
+  environment the manifests give the pod, against real PostgreSQL, until /readyz is 200.
 """
 
 from __future__ import annotations
