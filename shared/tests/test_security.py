@@ -599,3 +599,25 @@ async def test_stale_keys_keep_verifying_while_auth_is_down(issuer: TokenFactory
             await asyncio.wait_for(verifier._background, timeout=5)
         await asyncio.sleep(0.05)
     assert 2 <= verifier.fetch_count <= 5, verifier.fetch_count
+
+
+async def test_known_kids_never_wait_for_a_refetch_in_flight(issuer: TokenFactory) -> None:
+    """While an unknown kid's refetch hangs on a slow auth, tokens of known kids verify at
+    once: only the unknown kid's request waits."""
+    slow = JwksServer(issuer.jwks(), delay=1.0)
+    try:
+        verifier = TokenVerifier(slow.url, TEST_ISSUER, TEST_AUDIENCE, refetch_interval=0.0)
+        await verifier.verify(issuer.token(1))  # the first fetch (1 s)
+        stranger = asyncio.create_task(verifier.verify(TokenFactory().token(2)))
+        await asyncio.sleep(0.1)  # its refetch is in flight
+        started = time.monotonic()
+        for n in range(3, 8):
+            assert (await verifier.verify(issuer.token(n)))["sub"] == str(n)
+        elapsed = time.monotonic() - started
+        assert not stranger.done()
+        assert elapsed < 0.5, f"known kids waited {elapsed:.2f} s behind the refetch"
+        with pytest.raises(Unauthorized):
+            await stranger
+        assert slow.hits == 2
+    finally:
+        slow.stop()

@@ -100,6 +100,8 @@ async def test_postgres_restart_under_writing_clients(
             if resp is not None and resp.status_code == 201:
                 acked.append((user, read.format(id=resp.json()["id"])))
             elif resp is not None and resp.status_code == 503:
+                # A tenth of Retry-After: the clients keep probing, so the figures show when
+                # writes succeed again to a tenth of a second.
                 await asyncio.sleep(float(resp.headers.get("retry-after", "1")) / 10)
 
         return step
