@@ -90,6 +90,8 @@ async def test_auth_down_for_a_minute(
     finally:
         stop.set()
         await asyncio.wait_for(load, timeout=60)
+        if not stack.processes["auth"].running:  # a failure above: the next test needs auth
+            await asyncio.to_thread(stack.start_service, "auth")
 
     # Login works again, and its new token at once at both services.
     credentials = {"email": users[0].email, "password": users[0].password}

@@ -148,6 +148,8 @@ async def test_signing_key_rotation_under_load(
     finally:
         stop.set()
         await asyncio.wait_for(load, timeout=60)
+        if not auth.running:  # a failure above: the next test needs auth
+            await asyncio.to_thread(stack.start_service, "auth")
 
     def in_restart(t: float) -> bool:
         return any(began <= t <= ended + 0.5 for began, ended in restarts)

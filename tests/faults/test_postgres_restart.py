@@ -136,6 +136,8 @@ async def test_postgres_restart_under_writing_clients(
     finally:
         stop.set()
         await asyncio.wait_for(load, timeout=60)
+        if not (postgres.pgdata / "postmaster.pid").exists():  # a failure above
+            await asyncio.to_thread(postgres.start)
 
     before = recorder.rate(down_at - 3.0, down_at)
     full_at = recorder.first_full_window(FULL_RATE * before, back_at, back_at + RECOVERY_DEADLINE_S)
