@@ -22,6 +22,7 @@ any kustomize feature it does not implement). Then:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -716,6 +717,44 @@ def test_replicas_disruption_budget_autoscaler_and_connections_fit(
     cluster = _of_kind(example, "Cluster")[f"{name}-db"]["spec"]
     max_connections = int(cluster["postgresql"]["parameters"]["max_connections"])
     assert hpa["maxReplicas"] * workers * per_worker + 10 <= max_connections
+
+
+AUTH_ONLY_ENV = {
+    "AUTH_COOKIE_SECURE",
+    "AUTH_ADMIN_EMAIL",
+    "AUTH_ADMIN_PASSWORD",
+    "AUTH_SIGNING_KEY",
+    "AUTH_PREVIOUS_SIGNING_KEYS",
+}
+
+
+def _as_twin(objects: list[Manifest], name: str) -> list[str]:
+    """A service's objects with its name written as SERVICE, without what may differ between
+    the services: resources and auth's own settings."""
+    twins = []
+    for obj in objects:
+        if obj["metadata"]["name"] not in (name, f"{name}-migrate"):
+            continue
+        obj = json.loads(json.dumps(obj))
+        for container in containers(obj):
+            container.pop("resources", None)
+            env = container.get("env", [])
+            container["env"] = [e for e in env if e["name"] not in AUTH_ONLY_ENV]
+        text = json.dumps(obj, sort_keys=True)
+        twins.append(text.replace(name.upper(), "SERVICE").replace(name, "service"))
+    return twins
+
+
+def test_the_three_services_manifests_are_twins(example: list[Manifest]) -> None:
+    """STYLE: the services are twins; their manifests differ only in resources, auth's own
+    settings and the replicas the overlay gives them."""
+    unscaled = [
+        merge(o, {"spec": {"replicas": 2}}) if o["kind"] == "Deployment" else o for o in example
+    ]
+    auth = _as_twin(unscaled, "auth")
+    assert len(auth) == 5  # Deployment, Service, PodDisruptionBudget, HPA, Job
+    for name in ("trading", "auction"):
+        assert _as_twin(unscaled, name) == auth, name
 
 
 def test_one_postgresql_cluster_of_three_per_service(example: list[Manifest]) -> None:
