@@ -160,7 +160,7 @@ def tune(
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     error_ref = _register(schemas, opts.error_model)
-    components["securitySchemes"] = SECURITY_SCHEMES
+    components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     secured = _secured_operations(app)
     for path, path_item in schema.get("paths", {}).items():
         for method, op in path_item.items():
@@ -232,12 +232,9 @@ def _responses(
         "502", {"description": "The service is unreachable (answered by the gateway)"}
     )
     responses.setdefault(
-        "503",
-        {
-            "description": "The database is unavailable; retry after Retry-After seconds",
-            "headers": {"Retry-After": _RETRY_AFTER},
-        },
+        "503", {"description": "The database is unavailable; retry after Retry-After seconds"}
     )
+    responses["503"].setdefault("headers", {})["Retry-After"] = _RETRY_AFTER
     responses.setdefault(
         "504", {"description": "The service did not answer in time (answered by the gateway)"}
     )
