@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .bodies import BodyGuard, BodyLimits
 from .config import ServiceSettings
 from .db import Database
+from .drain import DEFAULT_DRAIN_SECONDS, Drain, DrainMiddleware
 from .errors import ServiceError, is_database_unavailable
 from .health import health_router
 from .logging import configure_logging
@@ -193,15 +194,20 @@ def create_service_app(
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     openapi: OpenAPIOptions | None = None,
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS,
     **fastapi_kw: Any,
 ) -> FastAPI:
+    drain = Drain(drain_seconds)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if on_startup is not None:
             await on_startup()
+        drain.install()
         try:
             yield
         finally:
+            await drain.uninstall()
             if on_shutdown is not None:
                 await on_shutdown()
             await db.dispose()
@@ -214,7 +220,8 @@ def create_service_app(
         validation_code=validation_code,
         malformed_json_code=malformed_json_code,
     )
-    app.include_router(health_router(db, alembic_ini))
+    app.include_router(health_router(db, alembic_ini, drain))
+    app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(
         BodyGuard,
         render=render,
@@ -271,6 +278,7 @@ def create_resource_app(
         render=render,
         on_startup=warm_keys,
         on_shutdown=stop_keys,
+        drain_seconds=settings.drain_seconds,
         **kw,
     )
     app.state.settings = settings

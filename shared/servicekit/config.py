@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .drain import DEFAULT_DRAIN_SECONDS
+
 
 def asyncpg_dsn(value: str) -> str:
     """Force the asyncpg driver whatever scheme the operator wrote."""
@@ -38,6 +40,8 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "marketplace"
     jwks_url: str = "http://127.0.0.1:8001/auth/.well-known/jwks.json"
     allowed_origins: list[str] = ["http://127.0.0.1:8080", "http://localhost:8080"]
+    # On SIGTERM: seconds of /readyz 503 while still serving, before shutting down (drain.py).
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS
 
     @field_validator("database_url")
     @classmethod

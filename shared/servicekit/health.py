@@ -1,4 +1,4 @@
-"""Liveness, readiness (database reachable and migrations at head) and metrics routes."""
+"""Liveness, readiness (not draining, database reachable, migrations at head) and metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from .db import Database
+from .drain import Drain
 from .observability import metrics_endpoint
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def alembic_heads(alembic_ini: Path) -> set[str]:
     return set(ScriptDirectory.from_config(cfg).get_heads())
 
 
-def health_router(db: Database, alembic_ini: Path) -> APIRouter:
+def health_router(db: Database, alembic_ini: Path, drain: Drain | None = None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     heads = alembic_heads(alembic_ini)
 
@@ -35,7 +36,10 @@ def health_router(db: Database, alembic_ini: Path) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
-        """Readiness: the database answers and its schema is at the migration head."""
+        """Readiness: not draining, the database answers, its schema at the migration head."""
+        if drain is not None and drain.draining:
+            # Told to stop: the gateway's health check takes this replica out (servicekit.drain).
+            return JSONResponse({"status": "draining"}, status_code=503)
         try:
             async with asyncio.timeout(3):
                 async with db.engine.connect() as conn:

@@ -10,15 +10,18 @@ even while a health check briefly takes one out of the rotation).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
+import signal
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -355,3 +358,124 @@ def test_bills_generated_in_parallel_on_both_replicas_are_numbered_without_gaps(
     assert numbers == [f"BILL-{n:03d}" for n in range(1, 9)]
     listed = replicas["auction-2"].get("/api/bills", headers=commissioner.bearer).json()
     assert sorted(b["bill_number"] for b in listed["data"]) == numbers
+
+
+# ---- graceful drain ---------------------------------------------------------------------------
+
+
+def server_up(stack: Stack, url: str) -> bool | None:
+    """Traefik's health-check verdict on one trading replica (its own metric), None unknown."""
+    metrics = httpx.get(stack.metrics_url, timeout=10).text
+    wanted = f'service="trading-replicas@file",url="{url}"'
+    for line in metrics.splitlines():
+        if line.startswith("traefik_service_server_up{") and wanted in line:
+            return line.rsplit(" ", 1)[1] == "1"
+    return None
+
+
+def wait_for(condition: Any, timeout: float) -> float:
+    """Seconds until `condition()` held (polled every 0.1 s); fails after `timeout`."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, f"not within {timeout}s"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+@dataclass
+class Load:
+    """Clients reading and writing through the gateway until told to stop."""
+
+    stack: Stack
+    headers: dict[str, str]
+    session_id: int
+    clients: int = 8
+    stop: threading.Event = field(default_factory=threading.Event)
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+    async def _client(self, n: int) -> None:
+        order = {"type": "LIMIT", "side": "BUY", "volume": 0.01, "price": 1.0}  # never fills
+        async with httpx.AsyncClient(
+            base_url=self.stack.gateway_url, headers=self.headers, timeout=30
+        ) as client:
+            for i in itertools.count(n):
+                if self.stop.is_set():
+                    return
+                method = "POST" if i % 2 else "GET"
+                try:
+                    if method == "POST":
+                        path = f"/sessions/{self.session_id}/orders"
+                        resp = await client.post(path, json=order)
+                    else:
+                        resp = await client.get(f"/sessions/{self.session_id}")
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{method}: {exc!r}")
+                    continue
+                self.counts[method] += 1
+                if resp.status_code not in (200, 201):
+                    self.failures.append(f"{method}: {resp.status_code} {resp.text[:200]}")
+
+    def run(self) -> None:
+        async def main() -> None:
+            await asyncio.gather(*(self._client(n) for n in range(self.clients)))
+
+        asyncio.run(main())
+
+
+def test_a_replica_told_to_stop_drains_without_failing_a_request(
+    stack: Stack, traced: Traced, trader: User, instrument_id: int
+) -> None:
+    """Eight clients write (POST, never retried by the gateway) and read through the gateway
+    while each trading replica in turn gets SIGTERM, drains, exits and is started again by
+    `Stack.restart_exited` (what the launcher does every second): not one request fails.
+    The draining replica's /readyz is 503 at once and Traefik's health check takes it out
+    of the rotation within about a second, well before it stops."""
+    created, _ = traced("POST", "/sessions", json=session_body(instrument_id))
+    sid = created.json()["id"]
+    assert traced("POST", f"/sessions/{sid}/start")[0].status_code == 200
+    assert traced("POST", f"/sessions/{sid}/pause")[0].json()["session_status"] == "PAUSED"
+    for url in stack.service_urls("trading"):
+        wait_for(lambda url=url: server_up(stack, url), 10)
+    load = Load(stack, trader.bearer, sid)
+    figures: dict[str, Any] = {}
+    started = time.monotonic()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(load.run)
+        try:
+            time.sleep(2)
+            for replica in stack.replica_names("trading"):
+                url = stack.replica_url(replica)
+                process = stack.processes[replica]
+                sent = time.monotonic()
+                process.signal(signal.SIGTERM)
+                time.sleep(0.2)
+                ready = httpx.get(f"{url}/readyz", timeout=5)
+                assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
+                assert ready.headers["connection"] == "close"
+                figures[f"{replica} out of rotation s"] = round(
+                    wait_for(lambda url=url: server_up(stack, url) is False, 10), 1
+                )
+                assert process.wait(30), f"{replica} did not stop"
+                figures[f"{replica} drain s"] = round(time.monotonic() - sent, 1)
+                assert process.returncode is not None
+                assert stack.restart_exited() == [replica]
+                stack.wait_ready(replica)
+                back = wait_for(lambda url=url: server_up(stack, url), 15)
+                figures[f"{replica} back in rotation s"] = round(back, 1)
+                time.sleep(1.5)  # both serve again before the other one stops
+        finally:
+            load.stop.set()
+            running.result(timeout=60)
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    figures["requests"] = sum(load.counts.values())
+    figures["writes"] = load.counts["POST"]
+    figures["failed"] = len(load.failures)
+    text = "drain under load: " + "; ".join(f"{k} {v}" for k, v in figures.items())
+    print(f"\n[replicas] {text}")
+    assert load.failures == [], f"{text}: {load.failures[:10]}"
+    assert load.counts["POST"] >= 50 and load.counts["GET"] >= 50, text
+    for replica in stack.replica_names("trading"):
+        # The drain (3 s by default) ran in full, and the shutdown after it was quick.
+        assert 3.0 <= figures[f"{replica} drain s"] <= 10.0, text
+        assert figures[f"{replica} out of rotation s"] < 3.0, text

@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         render=render_error,
         validation_status=422,
         on_startup=startup,
+        drain_seconds=settings.drain_seconds,
     )
     app.state.settings = settings
     app.state.db = db
