@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from servicekit.openapi import not_null
 
@@ -33,7 +33,14 @@ def to_utc(value: datetime) -> datetime:
     return value
 
 
-SessionDate = Annotated[datetime, AfterValidator(to_utc)]
+def _date_string(value: Any) -> Any:
+    # The seed's date is an ISO 8601 string; a JSON number is not Unix seconds here.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+SessionDate = Annotated[datetime, BeforeValidator(_date_string), AfterValidator(to_utc)]
 
 
 class SessionCreate(BaseModel):
