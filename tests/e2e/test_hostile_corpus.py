@@ -581,10 +581,11 @@ def run_corpus(prober: Prober, doc: dict[str, Any], routes: list[Route], world: 
             prober.probe(route.label, raw.name, request, may_accept=ANY in accepts)
         if not route.param_types:
             continue
-        body, content_type = (b"{}", "application/json") if route.has_body else (None, None)
+        empty_object: bytes | None = b"{}" if route.has_body else None
+        content_type = "application/json" if route.has_body else None
         for name, segment in PATH_SEGMENTS:
             hostile = concrete_path(route, world.ids, segment)
-            request = _request(client, route.method, hostile, headers, body, content_type)
+            request = _request(client, route.method, hostile, headers, empty_object, content_type)
             prober.probe(route.label, f"path id {name}", request)
     for path, param in date_filters(doc):
         for name, value_text, real_date in QUERY_DATES:
