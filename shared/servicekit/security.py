@@ -1,12 +1,13 @@
 """Access-token verification for the resource services (trading, auction).
 
 Tokens are verified locally against the auth service's JWKS, which is cached: the services
-keep serving while auth is down. Key rotation: an unknown `kid` (a new signing key) makes the
-verifier refetch the JWKS, at most once per `refetch_interval` (a flood of bogus kids costs auth
-one request per interval; such a request waits for the next allowed fetch rather than being
-refused); and the JWKS is refetched in the background once its `Cache-Control: max-age` has
-passed, so a key removed from it stops verifying (cached verifications of its tokens too).
-Tokens of known kids never wait for a fetch, and a failed fetch keeps the keys as they were.
+keep serving while auth is down. An unknown `kid` makes the verifier refetch the JWKS, at most
+once per `refetch_interval` (30 s, SPEC 2: a flood of bogus kids costs auth one request per
+30 s); and the JWKS is refetched in the background once its `Cache-Control: max-age` has
+passed, so a key published before it signs is known before its first token (rotation without
+a 401: README "Rotating the signing key"), and a key removed from it stops verifying (cached
+verifications of its tokens too). Tokens of known kids never wait for a fetch, and a failed
+fetch keeps the keys as they were.
 A request is authenticated by `Authorization: Bearer` or by the `access_token` cookie; a
 cookie-authenticated unsafe request must pass the CSRF rule (see `_check_csrf`).
 """
@@ -76,7 +77,7 @@ class TokenVerifier:
         audience: str,
         *,
         algorithms: tuple[str, ...] = ALLOWED_ALGORITHMS,
-        refetch_interval: float = 1.0,
+        refetch_interval: float = 30.0,
         empty_cache_retry: float = 0.5,
         default_max_age: float = 300.0,
         stale_retry: float = 5.0,
@@ -104,7 +105,8 @@ class TokenVerifier:
         # exp, except its key leaving the JWKS).
         self._verified: OrderedDict[tuple[str, str], tuple[str, dict[str, Any]]] = OrderedDict()
         self.cache_size = 4096
-        self._last_fetch = float("-inf")
+        self._last_fetch = float("-inf")  # any fetch
+        self._last_demand = float("-inf")  # the last fetch an unknown kid caused
         self._fresh_until = float("inf")  # no background refetch before a first fetch
         self._background: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -150,21 +152,26 @@ class TokenVerifier:
         """Fetch the keys, at most once per `refetch_interval` unless forced.
 
         A caller that waited while a fetch was in flight takes that fetch's result instead
-        of starting another. Otherwise, within the interval, the caller waits for the next
-        allowed fetch (at most the interval; the short empty-cache retry when there are no
-        keys at all): a token signed by a key published a moment ago is never a 401 just
-        because some other fetch happened just before, and bogus kids still cost auth at
-        most one request per interval.
+        of starting another (or giving up because the budget was just spent). Within the
+        interval nothing is fetched: the unknown kid is refused. With no keys at all (startup,
+        auth came up late) the caller waits out the short empty-cache retry instead: a valid
+        token is never a 401 just because the warm-up's last attempt failed a moment ago.
         """
         seen = self._fetches_done
         async with self._lock:
             if not force:
                 if self._fetches_done != seen:
                     return  # a fetch finished while this caller waited: its result is ours
-                pause = self.refetch_interval if self._keys else self.empty_cache_retry
-                since = time.monotonic() - self._last_fetch
-                if since < pause:
-                    await asyncio.sleep(pause - since)
+                if self._keys:
+                    if time.monotonic() - self._last_demand < self.refetch_interval:
+                        return
+                else:
+                    since = time.monotonic() - self._last_fetch
+                    if since < self.empty_cache_retry:
+                        await asyncio.sleep(self.empty_cache_retry - since)
+                # Only these fetches count against the budget: the warm-up and the max-age
+                # refetches are not caused by a client's kid.
+                self._last_demand = time.monotonic()
             self._last_fetch = time.monotonic()
             self.fetch_count += 1
             try:

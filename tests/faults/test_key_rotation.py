@@ -1,9 +1,10 @@
 """Signing-key rotation under load (issue 10). Auth runs with key A and clients are signed in;
-auth restarts with B current and A previous: A tokens keep working at trading, auction and
-auth, new logins get B tokens that trading and auction accept at once, and no client sees a 401
-while they run across the rotation. Then auth restarts with A removed from the published keys:
-A tokens are refused (401) everywhere (trading and auction within the JWKS max-age, 2 s here,
-plus one failed-refetch retry), while B tokens keep working."""
+auth restarts with B published but not signing, then with B current and A previous: A tokens
+keep working at trading, auction and auth, new logins get B tokens that trading and auction
+accept at once, and no client sees a 401 while they run across the rotation. Then auth
+restarts with A removed from the published keys: A tokens are refused (401) everywhere
+(trading and auction within the JWKS max-age, 2 s here, plus one failed-refetch retry), while
+B tokens keep working."""
 
 from __future__ import annotations
 
@@ -102,6 +103,16 @@ async def test_signing_key_rotation_under_load(
     restarts: list[tuple[float, float]] = []
     try:
         await asyncio.sleep(2.0)
+        # 0. B is published before it signs; within the JWKS max-age (2 s here) every verifier
+        # knows it, so no token ever carries a kid they have not seen (SPEC 2 allows a refetch
+        # on an unknown kid only once per 30 s).
+        restarts.append(
+            await asyncio.to_thread(
+                restart_auth, {"AUTH_PREVIOUS_SIGNING_KEYS": private_pem(key_b)}
+            )
+        )
+        # Their max-age refetch may have failed while auth restarted: the retry is 5 s later.
+        await asyncio.sleep(2.0 + 5.0 + 0.5)
         # 1. B signs, A stays published.
         restarts.append(
             await asyncio.to_thread(

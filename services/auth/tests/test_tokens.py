@@ -214,7 +214,7 @@ async def test_unknown_kid_reloads_keys_from_the_database_not_over_http(
             {"kid": extra.kid, "pem": private_pem(extra.private_key)},
         )
     verifier = auth_app.state.verifier
-    verifier._last_fetch = float("-inf")  # earlier tests may have used the refetch budget
+    verifier._last_demand = float("-inf")  # earlier tests may have used the refetch budget
     claims = jwt.decode(signed_in.json()["access_token"], options={"verify_signature": False})
     token = jwt.encode(
         claims, extra.private_key, algorithm="EdDSA", headers={"kid": extra.kid, "typ": "at+jwt"}
