@@ -203,6 +203,42 @@ def gateway_stack(
         stack.stop()
 
 
+def m1_bar(ts: str, price: float) -> dict[str, Any]:
+    """One M1 bid bar of the end-to-end tests' instruments: `price` open, 2 pips either way."""
+    return {
+        "ts": ts,
+        "open": round(price, 5),
+        "high": round(price + 0.0002, 5),
+        "low": round(price - 0.0002, 5),
+        "close": round(price + 0.00001, 5),
+        "volume": 10,
+    }
+
+
+def create_instrument(stack: Any, symbol: str, bars: list[dict[str, Any]]) -> int:
+    """An instrument (5 digits, lots of 100,000 by 0.01) with `bars`, created through the
+    gateway of a running `Stack` by its admin; returns its id."""
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+        admin = {"email": stack.admin_email, "password": stack.admin_password}
+        login = client.post("/auth/login", json=admin)
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        body = {
+            "symbol": symbol,
+            "digits": 5,
+            "contract_size": 100000,
+            "min_volume": 0.01,
+            "volume_step": 0.01,
+            "max_volume": 100,
+        }
+        created = client.post("/instruments", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        instrument_id = int(created.json()["id"])
+        stored = client.post(f"/instruments/{instrument_id}/candles", json=bars, headers=headers)
+        assert stored.status_code == 200, stored.text
+    return instrument_id
+
+
 @asynccontextmanager
 async def service_client(
     request: pytest.FixtureRequest, app: Any, host: str

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from devstack.stack import Stack
+from devstack.testing import create_instrument, m1_bar
 
 if TYPE_CHECKING:
     from .conftest import ClientFactory, StackFactory, User, UserFactory
@@ -56,39 +57,9 @@ def minute_of(value: str) -> int:
 
 @pytest.fixture(scope="module")
 def instrument_id(stack: Stack) -> int:
-    """An instrument with BARS M1 bars, created through the gateway by the admin."""
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as c:
-        admin_login = {"email": stack.admin_email, "password": stack.admin_password}
-        login = c.post("/auth/login", json=admin_login)
-        assert login.status_code == 200, login.text
-        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        body = {
-            "symbol": "RPLUSD",
-            "digits": 5,
-            "contract_size": 100000,
-            "min_volume": 0.01,
-            "volume_step": 0.01,
-            "max_volume": 100,
-        }
-        created = c.post("/instruments", json=body, headers=admin)
-        assert created.status_code == 201, created.text
-        instrument = int(created.json()["id"])
-        bars = []
-        for i in range(BARS):
-            price = 1.2 if i < 60 else 1.1 if i < 120 else 1.3
-            bars.append(
-                {
-                    "ts": ts(i),
-                    "open": price,
-                    "high": round(price + 0.0002, 5),
-                    "low": round(price - 0.0002, 5),
-                    "close": round(price + 0.0001, 5),
-                    "volume": 10,
-                }
-            )
-        stored = c.post(f"/instruments/{instrument}/candles", json=bars, headers=admin)
-        assert stored.status_code == 200, stored.text
-    return instrument
+    """BARS M1 bars from BAR0: 1.2 for the first hour, 1.1 for the second, then 1.3."""
+    prices = [1.2 if i < 60 else 1.1 if i < 120 else 1.3 for i in range(BARS)]
+    return create_instrument(stack, "RPLUSD", [m1_bar(ts(i), p) for i, p in enumerate(prices)])
 
 
 def session_body(instrument_id: int, speed: str = "1x") -> dict[str, Any]:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.tokens.keys import private_pem
 from devstack.stack import Ports, Stack
+from devstack.testing import create_instrument, m1_bar
 
 
 def _e2e_fixtures() -> Any:
@@ -99,37 +100,11 @@ class World:
 @pytest.fixture(scope="session")
 def world(stack: Stack) -> World:
     """An instrument with BARS M1 bars, created through the gateway by the admin."""
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as c:
-        login = c.post("/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
-        assert login.status_code == 200, login.text
-        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        body = {
-            "symbol": "FLTUSD",
-            "digits": 5,
-            "contract_size": 100000,
-            "min_volume": 0.01,
-            "volume_step": 0.01,
-            "max_volume": 100,
-        }
-        created = c.post("/instruments", json=body, headers=admin)
-        assert created.status_code == 201, created.text
-        instrument_id = int(created.json()["id"])
-        bars = []
-        for i in range(BARS):
-            o = 1.1 + (i % 50) / 100000
-            bars.append(
-                {
-                    "ts": f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00Z",
-                    "open": round(o, 5),
-                    "high": round(o + 0.0002, 5),
-                    "low": round(o - 0.0002, 5),
-                    "close": round(o + 0.00001, 5),
-                    "volume": 10,
-                }
-            )
-        stored = c.post(f"/instruments/{instrument_id}/candles", json=bars, headers=admin)
-        assert stored.status_code == 200, stored.text
-    return World(instrument_id)
+    bars = [
+        m1_bar(f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00Z", 1.1 + (i % 50) / 100000)
+        for i in range(BARS)
+    ]
+    return World(create_instrument(stack, "FLTUSD", bars))
 
 
 def session_body(world: World) -> dict[str, Any]:
