@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -387,6 +388,42 @@ async def test_restore_replaces_changed_data_and_disconnects_clients_only_when_f
             await conn.close()
     finally:
         pg.stop()
+
+
+def test_a_terminated_backup_stops_the_server_it_started_and_keeps_no_half_backup(
+    small: tuple[Path, Path, Any],
+) -> None:
+    """TERM to the process group while the server starts, and once more to the process, as
+    make forwards it: the start runs to its end, then the server is stopped again."""
+    data_dir, folder, _ = small
+    env = {k: v for k, v in os.environ.items() if k != "DATA_DIR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devstack.backup", "backup", "--data-dir", str(data_dir)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("starting the embedded PostgreSQL"):
+                break
+        os.killpg(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        server(data_dir).stop()  # only if the command failed to
+    assert proc.returncode == 130, out + err
+    assert "stopped the embedded PostgreSQL again." in out
+    assert "error: interrupted (SIGTERM): nothing is left running" in err
+    assert server(data_dir).running_port() is None
+    assert [p.name for p in (data_dir / "backups").iterdir()] == [folder.name]
 
 
 def test_clear_errors_and_a_non_zero_exit_without_a_cluster_or_a_backup(tmp_path: Path) -> None:

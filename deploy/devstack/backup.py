@@ -87,6 +87,44 @@ class Interrupted(Exception):
     """SIGINT, SIGTERM or SIGHUP: unwind, stopping a server started here."""
 
 
+class Signals:
+    """The command line's SIGINT/SIGTERM/SIGHUP: the first one raises Interrupted, later ones
+    are ignored (make forwards TERM to a group that already got it), and while `held()` the
+    raise waits until the block is done, so a server is never left half started or half
+    stopped."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: str | None = None
+
+    def install(self) -> None:
+        for sig in SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        name = signal.Signals(signum).name
+        if self.holding:
+            self.pending = name
+            return
+        raise Interrupted(name)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+            pending, self.pending = self.pending, None
+            if pending is not None:
+                raise Interrupted(pending)
+
+
+SIGNAL_HANDLING = Signals()
+
+
 def default_data_dir() -> Path:
     """The data directory `make run` uses (DATA_DIR, else .data)."""
     return Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR))
@@ -114,20 +152,22 @@ def embedded_server(data_dir: Path, *, create: bool = False) -> Iterator[Embedde
             f"no embedded PostgreSQL in {pg.data_dir}: nothing to back up "
             "(`make run` creates it; DATA_DIR or --data-dir names another data directory)"
         )
-    print(f"starting the embedded PostgreSQL of {data_dir} for the duration ...", flush=True)
     try:
-        try:
-            pg.start()
-        except subprocess.CalledProcessError as exc:
-            raise BackupError(
-                f"the embedded PostgreSQL failed to start: {exc.stderr or exc.stdout}; "
-                f"see {pg.data_dir / 'postgres.log'}"
-            ) from exc
+        with SIGNAL_HANDLING.held():
+            print(f"starting the embedded PostgreSQL of {data_dir} for the duration", flush=True)
+            try:
+                pg.start()
+            except subprocess.CalledProcessError as exc:
+                raise BackupError(
+                    f"the embedded PostgreSQL failed to start: {exc.stderr or exc.stdout}; "
+                    f"see {pg.data_dir / 'postgres.log'}"
+                ) from exc
         wait_for(pg.dsn())
         yield pg
     finally:
-        pg.stop()
-        print("stopped the embedded PostgreSQL again.", flush=True)
+        with SIGNAL_HANDLING.held():
+            pg.stop()
+            print("stopped the embedded PostgreSQL again.", flush=True)
 
 
 async def connect(dsn: str) -> Any:
@@ -432,13 +472,6 @@ async def _swap(admin: Any, scratch: dict[str, str], *, force: bool) -> None:
 
 
 # ---- command line ----
-def _interrupt_once(signum: int, frame: FrameType | None) -> None:
-    # Ignored from here on: a second signal must not cut short the cleanup of the first.
-    for sig in SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-    raise Interrupted(signal.Signals(signum).name)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devstack.backup",
@@ -466,8 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     args = parser.parse_args(argv)
 
-    for sig in SIGNALS:
-        signal.signal(sig, _interrupt_once)
+    SIGNAL_HANDLING.install()
     data_dir: Path = args.data_dir.resolve()
     try:
         if args.command == "backup":
@@ -483,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     except Interrupted as exc:
-        print(f"interrupted ({exc}): nothing is left running", file=sys.stderr, flush=True)
+        print(f"error: interrupted ({exc}): nothing is left running", file=sys.stderr, flush=True)
         return 130
     return 0
 
