@@ -186,9 +186,11 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             return False
 
-    def stop(self, timeout: float = 10.0, sig: int | None = None) -> None:
-        """`sig` (SIGTERM when not given) to the group, SIGKILL after `timeout` seconds."""
-        self.signal(signal.SIGTERM if sig is None else sig)
+    def stop(self, timeout: float = 10.0, sig: int | None = None, signalled: bool = False) -> None:
+        """`sig` (SIGTERM when not given; none when already `signalled`) to the group, SIGKILL
+        after `timeout` seconds. (A second SIGINT would make uvicorn skip its graceful end.)"""
+        if not signalled:
+            self.signal(signal.SIGTERM if sig is None else sig)
         if not self.wait(timeout):
             self.signal(signal.SIGKILL)
             self.wait(5)
@@ -340,7 +342,7 @@ class Stack:
                 signal.SIGTERM if proc.name in ("traefik", "gateway-aux") else signal.SIGINT
             )
         for proc in procs:
-            proc.stop(timeout=10, sig=signal.SIGINT)
+            proc.stop(timeout=10, signalled=True)
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
@@ -351,7 +353,7 @@ class Stack:
         for proc in procs:
             proc.signal(signal.SIGINT)
         for proc in procs:
-            proc.stop(sig=signal.SIGINT)
+            proc.stop(signalled=True)
 
     def start_service(self, name: str, timeout: float = 60.0) -> None:
         for replica in self.replica_names(name):
