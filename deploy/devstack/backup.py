@@ -392,7 +392,8 @@ async def _restore_all(
                 await _restore_one(pg, admin, folder / f"{db}.dump", scratch[db])
                 tables = await _verified(pg, db, scratch[db], manifest["databases"][db]["tables"])
                 print(f"  {db:<8} {summary(tables)}, every table as in the backup", flush=True)
-            await _swap(admin, scratch, force=force)
+            with SIGNAL_HANDLING.held():  # never stop half-way through the swap
+                await _swap(admin, scratch, force=force)
         except BaseException:
             for name in scratch.values():
                 with contextlib.suppress(Exception):
@@ -465,7 +466,8 @@ async def _swap(admin: Any, scratch: dict[str, str], *, force: bool) -> None:
             await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
         raise
     if clients:
-        print(f"  disconnected {clients}: restart make run, its services cached the old data")
+        note = "restart make run: its services cached the old data"
+        print(f"  disconnected {clients}; {note}", flush=True)
     for db, name in scratch.items():
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{db}"')
