@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import json
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +26,14 @@ from devstack.launcher import (
     parse_replicas,
     replicas_from_env,
 )
-from devstack.stack import AUX_SERVER, Ports, Stack, StackError, traefik_static_config
+from devstack.stack import (
+    AUX_SERVER,
+    ManagedProcess,
+    Ports,
+    Stack,
+    StackError,
+    traefik_static_config,
+)
 
 
 def test_credentials_are_created_once_kept_and_private(tmp_path: Path) -> None:
@@ -108,6 +116,30 @@ def test_replicas_get_ports_of_their_own_and_the_gateway_balances_over_all(
     assert chosen.service_urls("trading") == ["http://127.0.0.1:8002", "http://127.0.0.1:9999"]
     with pytest.raises(StackError, match="replicas"):
         Stack(tmp_path, Ports(), replicas={"trading": 0})
+
+
+def test_an_exited_replica_is_started_again_but_a_crash_loop_stops_everything(
+    tmp_path: Path,
+) -> None:
+    """What the launcher does every second (Stack.restart_exited)."""
+    stack = Stack(tmp_path, Ports(), replicas={"trading": 2})
+    crash = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    replica = ManagedProcess("trading-2", crash, {}, tmp_path / "trading-2.log", tmp_path)
+    stack.processes["trading-2"] = replica
+    replica.start()
+    assert replica.wait(10)
+    replica.started_at -= 60  # it had served a minute
+    assert stack.restart_exited() == ["trading-2"]
+    assert replica.wait(10) and replica.returncode == 3
+    with pytest.raises(StackError, match="trading-2 exited with code 3"):
+        stack.restart_exited()  # exited again within 5 s of its start
+    aux = ManagedProcess("gateway-aux", crash, {}, tmp_path / "aux.log", tmp_path)
+    stack.processes = {"gateway-aux": aux}
+    aux.start()
+    assert aux.wait(10)
+    aux.started_at -= 60
+    with pytest.raises(StackError, match="gateway-aux exited"):
+        stack.restart_exited()  # only service replicas are restarted
 
 
 def test_replicas_from_the_flag_and_the_environment() -> None:
