@@ -71,7 +71,7 @@ SELECT count(*) AS rows,
 FROM {table} AS t
 """
 CLIENTS_SQL = """
-SELECT datname, coalesce(nullif(application_name, ''), client_addr::text, 'local') AS client,
+SELECT datname, coalesce(nullif(application_name, ''), host(client_addr), 'local') AS client,
        count(*) AS n
 FROM pg_stat_activity
 WHERE datname = ANY($1::text[]) AND backend_type = 'client backend' AND pid <> pg_backend_pid()
