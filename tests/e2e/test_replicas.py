@@ -14,7 +14,9 @@ import asyncio
 import itertools
 import json
 import math
+import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -23,12 +25,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+import yaml
 
-from devstack.stack import Stack
+from devstack.stack import DYNAMIC_CONFIG, Stack, free_ports, traefik_binary
 from devstack.testing import create_instrument, m1_bar
 
 if TYPE_CHECKING:
@@ -450,3 +454,77 @@ def test_a_replica_told_to_stop_drains_without_failing_a_request(
         # The drain (3 s by default) ran in full, and the shutdown after it was quick.
         assert 3.0 <= figures[f"{replica} drain s"] <= 10.0, text
         assert figures[f"{replica} out of rotation s"] < 3.0, text
+
+
+# ---- the routing file's server lists ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "servers"),
+    [
+        # compose: one URL per service
+        ({"TRADING_URL": "http://10.0.0.1:8000"}, ["http://10.0.0.1:8000"]),
+        # the launcher's replicas: the list wins over the single URL
+        (
+            {
+                "TRADING_URL": "http://10.0.0.1:8000",
+                "TRADING_URLS": "http://10.0.0.1:8000,http://10.0.0.2:8000",
+            },
+            ["http://10.0.0.1:8000", "http://10.0.0.2:8000"],
+        ),
+    ],
+)
+def test_the_real_traefik_renders_each_service_s_servers_from_the_environment(
+    tmp_path: Path, env: dict[str, str], servers: list[str]
+) -> None:
+    """gateway/dynamic.yml's template, as the real Traefik renders it: the replicas' load
+    balancer (health-checked on /readyz every second) and its unchecked fallback both hold the
+    servers of `TRADING_URLS`, else of `TRADING_URL`."""
+    web, api = free_ports(2)
+    static = tmp_path / "traefik.yml"
+    static.write_text(
+        yaml.safe_dump(
+            {
+                "entryPoints": {
+                    "web": {"address": f"127.0.0.1:{web}"},
+                    "traefik": {"address": f"127.0.0.1:{api}"},
+                },
+                "api": {"insecure": True},
+                "providers": {"file": {"filename": str(DYNAMIC_CONFIG)}},
+            }
+        )
+    )
+    others = {n: "http://127.0.0.1:9" for n in ("AUTH_URL", "AUCTION_URL", "GATEWAY_AUX_URL")}
+    clean = {k: v for k, v in os.environ.items() if not k.endswith(("_URL", "_URLS"))}
+    traefik = subprocess.Popen(
+        [traefik_binary(), f"--configFile={static}"],
+        env={**clean, **others, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{api}/api/http/services"
+        found: dict[str, Any] = {}
+
+        def loaded() -> bool:
+            try:
+                listed = httpx.get(url, timeout=2).json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            found.update({s["name"]: s for s in listed})
+            return "trading-any@file" in found
+
+        wait_for(loaded, 20)
+        replicas, fallback = found["trading-replicas@file"], found["trading-any@file"]
+        assert [s["url"] for s in replicas["loadBalancer"]["servers"]] == servers
+        assert [s["url"] for s in fallback["loadBalancer"]["servers"]] == servers
+        check = replicas["loadBalancer"]["healthCheck"]
+        assert (check["path"], check["interval"]) == ("/readyz", "1s")
+        assert "healthCheck" not in fallback["loadBalancer"]
+        assert found["trading@file"]["failover"] == {
+            "service": "trading-replicas",
+            "fallback": "trading-any",
+        }
+    finally:
+        traefik.terminate()
+        traefik.wait(10)
