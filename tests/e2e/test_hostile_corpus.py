@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from .conftest import ClientFactory, Secrets, User, UserFactory
 
 LIMIT_MS = 100.0
-# A request over the limit is sent again (twice at most) when it took less than this: a
-# scheduling stall on a loaded 2-core machine does not repeat, work that takes too long does.
+# A request over the limit is sent again (twice at most, its best time counts) when it took less
+# than this: a scheduling stall on a loaded 2-core machine does not repeat, slow work does.
 NOISE_CEILING_MS = 5 * LIMIT_MS
 SEED_ERROR_CODES = {"VALIDATION_ERROR", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT"}
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -374,7 +374,8 @@ class Prober:
             tries = 1
             while ms > LIMIT_MS and ms < NOISE_CEILING_MS and tries < 3:
                 self.retried.append(f"{where} {ms:.0f} ms")
-                resp, ms = self._send(request)
+                resp, again = self._send(request)
+                ms = min(ms, again)
                 tries += 1
             self.timings_ms.append(ms)
             if ms > LIMIT_MS:
