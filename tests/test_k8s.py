@@ -22,6 +22,7 @@ any kustomize feature it does not implement). Then:
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -475,16 +476,20 @@ def test_commands_are_the_two_halves_of_the_image_command(
     deployment = _of_kind(example, "Deployment")[name]["spec"]["template"]["spec"]
     container = _container(example, "Deployment", name)
     assert " ".join(container["command"]) == f"{serve} --timeout-graceful-shutdown 20"
-    # The pod outlives the endpoint removal (preStop) and uvicorn's drain.
+    # The pod outlives the endpoint removal (preStop), the service's drain (/readyz 503 while
+    # serving) and uvicorn's graceful shutdown, with 5 s to spare: 5 + 3 + 20 + 5 <= 35.
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
-    assert deployment["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + 20 + 5
+    settings = importlib.import_module(f"{name}_service.config").Settings
+    assert f"{name.upper()}_DRAIN_SECONDS" not in _env_names(container)  # the default, then
+    drain = settings.model_fields["drain_seconds"].default
+    needed = int(pre_stop[1]) + drain + 20 + 5
+    assert (int(pre_stop[1]), drain, needed) == (5, 3.0, 33.0)
+    assert deployment["terminationGracePeriodSeconds"] >= needed
 
 
 async def _probe(name: str, path: str) -> httpx.Response:
     """The service's own app, in process; its database is a port nobody listens on."""
-    import importlib
-
     main = importlib.import_module(f"{name}_service.main")
     config = importlib.import_module(f"{name}_service.config")
     settings = config.Settings(
