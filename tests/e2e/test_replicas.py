@@ -85,9 +85,8 @@ class Traced:
     """A gateway client whose every request carries an X-Request-ID of its own, so the access
     log tells which replica served it."""
 
-    def __init__(self, client: httpx.Client, stack: Stack, headers: dict[str, str]) -> None:
+    def __init__(self, client: httpx.Client, headers: dict[str, str]) -> None:
         self.client = client
-        self.stack = stack
         self.headers = headers
 
     def __call__(self, method: str, path: str, **kw: Any) -> tuple[httpx.Response, str]:
@@ -120,8 +119,8 @@ def trader(make_user: UserFactory) -> User:
 
 
 @pytest.fixture
-def traced(client_factory: ClientFactory, stack: Stack, trader: User) -> Traced:
-    return Traced(client_factory(), stack, trader.bearer)
+def traced(client_factory: ClientFactory, trader: User) -> Traced:
+    return Traced(client_factory(), trader.bearer)
 
 
 @pytest.fixture
@@ -142,7 +141,7 @@ def test_consecutive_requests_alternate_between_the_replicas(
 ) -> None:
     """Round robin over each service's replicas: ten requests in a row, each on the other."""
     user = make_user(("trader", "commissioner"))
-    call = Traced(client_factory(), stack, user.bearer)
+    call = Traced(client_factory(), user.bearer)
     for service, path in (("trading", "/instruments"), ("auction", "/api/sessions")):
         rids = []
         for _ in range(10):
@@ -285,14 +284,13 @@ def test_an_idempotency_key_holds_across_replicas(
 
 
 def test_bills_generated_in_parallel_on_both_replicas_are_numbered_without_gaps(
-    stack: Stack,
     client_factory: ClientFactory,
     make_user: UserFactory,
     replicas: dict[str, httpx.Client],
 ) -> None:
     """Eight farmers billed at once, four on each replica: BILL-001 to BILL-008, each once."""
     commissioner = make_user(("commissioner",))
-    call = Traced(client_factory(), stack, commissioner.bearer)
+    call = Traced(client_factory(), commissioner.bearer)
 
     def data(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         resp, _ = call(method, path, json=body)
