@@ -37,6 +37,7 @@ import httpx
 import pytest
 
 from devstack.stack import SERVICES, Stack
+from devstack.testing import create_instrument, m1_bar
 
 if TYPE_CHECKING:
     from .conftest import ClientFactory, Secrets, User, UserFactory
@@ -439,27 +440,15 @@ def _created(resp: httpx.Response) -> str:
     return str(body["data"]["id"] if "data" in body else body["id"])
 
 
-def build_world(service: str, client: httpx.Client, user: User, admin: dict[str, str]) -> World:
+def build_world(
+    service: str, stack: Stack, client: httpx.Client, user: User, admin: dict[str, str]
+) -> World:
     bearer = user.bearer
     if service == "auth":
         return World({}, bearer, admin, ["/auth/me"])
     if service == "trading":
         symbol = f"HC{uuid.uuid4().hex[:6].upper()}"
-        instrument = _created(
-            client.post(
-                "/instruments",
-                headers=admin,
-                json={
-                    "symbol": symbol,
-                    "digits": 5,
-                    "contract_size": 100000,
-                    "min_volume": 0.01,
-                    "volume_step": 0.01,
-                    "max_volume": 100,
-                    "base_timeframe": "M1",
-                },
-            )
-        )
+        instrument = str(create_instrument(stack, symbol, [m1_bar("2024-01-02T00:00:00Z", 1.1)]))
         session = _created(
             client.post(
                 "/sessions",
@@ -623,7 +612,7 @@ def test_every_write_route_refuses_the_hostile_corpus_cleanly(
     routes = write_routes(doc, service)
     assert len(routes) >= {"auth": 4, "trading": 20, "auction": 20}[service]
     user = make_user(roles=("trader", "commissioner"))
-    world = build_world(service, gw, user, admin_bearer)
+    world = build_world(service, stack, gw, user, admin_bearer)
     before = world.snapshot(gw)
 
     prober = Prober(gw, service)
