@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 # The encoded characters Traefik's entrypoint refuses by default (its encodedCharacters list).
 AMBIGUOUS = re.compile(rb"%(2f|5c|00|3b|25|3f|23)", re.IGNORECASE)
 MESSAGE = (
-    "No resource at this path: an encoded '/', '\\', NUL, ';', '%', '?' or '#' "
-    "is never part of one"
+    "No resource at this path: an encoded '/', '\\', NUL, ';', '%', '?' or '#' is never part of one"
 )
 
 

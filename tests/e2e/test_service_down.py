@@ -1,5 +1,5 @@
-"""A stopped service gives a clean JSON 503 with Retry-After at the gateway, in its own format, while every
-other route keeps working (SPEC section 5); only idempotent requests are retried."""
+"""A stopped service gives a clean JSON 503 with Retry-After at the gateway, in its own format,
+while every other route keeps working (SPEC section 5); only idempotent requests are retried."""
 
 from __future__ import annotations
 

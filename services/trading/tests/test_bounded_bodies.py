@@ -54,7 +54,14 @@ async def test_the_candle_import_still_takes_large_bodies(
     """The guard leaves the import alone: 2,000 bars of JSON pass the 1,000-item array cap."""
     iid = await kit.instrument()
     bars = [
-        {"ts": 1_704_153_600 + 60 * i, "open": 1.1, "high": 1.2, "low": 1.0, "close": 1.15, "volume": 1}
+        {
+            "ts": 1_704_153_600 + 60 * i,
+            "open": 1.1,
+            "high": 1.2,
+            "low": 1.0,
+            "close": 1.15,
+            "volume": 1,
+        }
         for i in range(2_000)
     ]
     resp = await client.post(
