@@ -213,7 +213,7 @@ def _ready(status: int) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def aux_url(aux: ModuleType) -> Iterator[tuple[str, dict[str, str]]]:
+def aux_url(aux: ModuleType) -> Iterator[tuple[str, dict[str, list[str]]]]:
     from concurrent.futures import ThreadPoolExecutor
 
     fakes = {
@@ -221,7 +221,7 @@ def aux_url(aux: ModuleType) -> Iterator[tuple[str, dict[str, str]]]:
         "trading": _serve(_ready(200)),
         "auction": _serve(_ready(503)),
     }
-    aux.Handler.urls = {name: url for name, (_, url) in fakes.items()}
+    aux.Handler.urls = {name: [url] for name, (_, url) in fakes.items()}
     aux.Handler.timeout_s = 1.0
     aux.Handler.pool = ThreadPoolExecutor(max_workers=4)
     server, url = _serve(aux.Handler)
@@ -233,7 +233,7 @@ def aux_url(aux: ModuleType) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def test_aux_healthz_is_503_unless_every_service_is_ready(
-    aux: ModuleType, aux_url: tuple[str, dict[str, str]]
+    aux: ModuleType, aux_url: tuple[str, dict[str, list[str]]]
 ) -> None:
     url, urls = aux_url
     resp = httpx.get(f"{url}/healthz", headers={"X-Request-ID": "hz-1"})
@@ -245,12 +245,32 @@ def test_aux_healthz_is_503_unless_every_service_is_ready(
     assert resp.headers["x-request-id"] == "hz-1"
     aux.Handler.urls = {**urls, "auction": urls["auth"]}
     assert httpx.get(f"{url}/healthz").status_code == 200
-    aux.Handler.urls = {**urls, "auction": "http://127.0.0.1:9"}  # nothing listens
+    aux.Handler.urls = {**urls, "auction": ["http://127.0.0.1:9"]}  # nothing listens
+    body = httpx.get(f"{url}/healthz").json()
+    assert body["services"]["auction"].startswith("unreachable")
+    # Replicas: one ready is enough (the gateway routes around the others), none is not.
+    aux.Handler.urls = {**urls, "auction": ["http://127.0.0.1:9", *urls["auth"]]}
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    aux.Handler.urls = {**urls, "auction": ["http://127.0.0.1:9", *urls["auction"]]}
     body = httpx.get(f"{url}/healthz").json()
     assert body["services"]["auction"].startswith("unreachable")
 
 
-def test_aux_error_pages_use_each_service_format(aux_url: tuple[str, dict[str, str]]) -> None:
+def test_aux_reads_each_service_replicas(aux: ModuleType) -> None:
+    env = {
+        "AUTH_URL": "http://a:8000/",
+        "TRADING_URL": "http://t:8000",
+        "TRADING_URLS": "http://t:8000, http://t:8100",
+    }
+    assert aux.service_urls(env) == {
+        "auth": ["http://a:8000"],
+        "trading": ["http://t:8000", "http://t:8100"],
+    }
+
+
+def test_aux_error_pages_use_each_service_format(
+    aux_url: tuple[str, dict[str, list[str]]],
+) -> None:
     url, _ = aux_url
     trading = httpx.post(f"{url}/errors/trading/502")
     assert trading.status_code == 502

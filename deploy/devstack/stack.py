@@ -552,7 +552,7 @@ class Stack:
     def gateway_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({f"{n.upper()}_URL": self.service_url(n) for n in SERVICES})
-        # gateway/dynamic.yml balances over the list; gateway-aux checks the first replica.
+        # gateway/dynamic.yml balances over the list; gateway-aux's /healthz checks them all.
         env.update({f"{n.upper()}_URLS": ",".join(self.service_urls(n)) for n in SERVICES})
         env["GATEWAY_AUX_URL"] = self.aux_url
         env.update(self.env)

@@ -9,7 +9,8 @@ Standard library only, so it runs from any Python 3.11+ and in a tiny container.
   errors are FastAPI's `{"detail": ...}`; auction errors are the seed's envelope
   `{"success": false, "error": {"message", "code"}, "meta": {"timestamp"}}`.
 
-Environment: AUTH_URL, TRADING_URL, AUCTION_URL (the services' base URLs), GATEWAY_AUX_HOST
+Environment: AUTH_URL, TRADING_URL, AUCTION_URL (the services' base URLs; *_URLS, comma-separated,
+list a service's replicas, of which one ready is enough), GATEWAY_AUX_HOST
 (default 127.0.0.1), GATEWAY_AUX_PORT (default 8081), HEALTH_TIMEOUT seconds (default 2).
 """
 
@@ -77,13 +78,16 @@ def error_body(service: str, status: int) -> dict[str, Any]:
     return {"detail": message}
 
 
-def service_urls(env: dict[str, str] | None = None) -> dict[str, str]:
+def service_urls(env: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Each service's replicas: `<SERVICE>_URLS` (comma-separated, as the launcher gives
+    Traefik), else the one `<SERVICE>_URL`."""
     env = dict(os.environ if env is None else env)
     urls = {}
     for name in SERVICES:
-        url = env.get(f"{name.upper()}_URL")
-        if url:
-            urls[name] = url.rstrip("/")
+        listed = env.get(f"{name.upper()}_URLS") or env.get(f"{name.upper()}_URL") or ""
+        found = [url.strip().rstrip("/") for url in listed.split(",") if url.strip()]
+        if found:
+            urls[name] = found
     return urls
 
 
@@ -101,7 +105,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "gateway-aux"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    urls: dict[str, str] = {}
+    urls: dict[str, list[str]] = {}
     timeout_s: float = 2.0
     pool: ThreadPoolExecutor
 
@@ -142,10 +146,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _healthz(self, rid: str) -> None:
         futures = {
-            name: self.pool.submit(check_ready, url, self.timeout_s)
-            for name, url in self.urls.items()
+            name: [self.pool.submit(check_ready, url, self.timeout_s) for url in urls]
+            for name, urls in self.urls.items()
         }
-        states = {name: fut.result() for name, fut in futures.items()}
+        states = {}
+        for name, checks in futures.items():
+            # A service is up while one replica is ready: the gateway routes around the rest.
+            replica_states = [fut.result() for fut in checks]
+            states[name] = "ok" if "ok" in replica_states else replica_states[0]
         missing = [name for name in SERVICES if name not in self.urls]
         for name in missing:
             states[name] = "not configured"
