@@ -344,6 +344,11 @@ def test_types_are_as_strong_as_the_data(docs: dict[str, dict[str, Any]], servic
                     for o in options
                 ]
                 assert got == want, (model, name, got)
+    dates = {"trading": ("/sessions", "start_date"), "auction": ("/api/sessions", "startDate")}
+    if service in dates:
+        path, name = dates[service]
+        (param,) = [p for p in doc["paths"][path]["get"]["parameters"] if p["name"] == name]
+        assert [o["format"] for o in param["schema"]["anyOf"]] == ["date", "date-time"]
     if service == "trading":
         for field, enum in [
             ("timeframe", "Timeframe"),

@@ -20,12 +20,13 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter, WithJsonSchema
 
 from .idempotency import IDEMPOTENCY_HEADER, MAX_KEY_LENGTH
 from .security import ACCESS_COOKIE, CSRF_HEADER, UNSAFE_METHODS
 
 __all__ = [
+    "DATE_OR_DATE_TIME",
     "IDEMPOTENCY_KEY",
     "ErrorItem",
     "ErrorOut",
@@ -76,6 +77,11 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
         }
     ]
 }
+
+# A query parameter the service parses itself as an ISO 8601 date or date-time.
+DATE_OR_DATE_TIME = WithJsonSchema(
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+)
 
 _MARK = "__openapi_requires_access_token__"
 

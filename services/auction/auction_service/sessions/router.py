@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from starlette.responses import JSONResponse
 
-from servicekit.openapi import IDEMPOTENCY_KEY
+from servicekit.openapi import DATE_OR_DATE_TIME, IDEMPOTENCY_KEY
 
 from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import Envelope, ListEnvelope, MessageData, error_responses, message, ok, ok_list
@@ -57,10 +57,14 @@ async def list_sessions(
     page: PageDep,
     status: SessionStatus | None = None,
     start_date: Annotated[
-        str | None, Query(alias="startDate", max_length=40, examples=["2025-08-01"])
+        str | None,
+        Query(alias="startDate", max_length=40, examples=["2025-08-01"]),
+        DATE_OR_DATE_TIME,
     ] = None,
     end_date: Annotated[
-        str | None, Query(alias="endDate", max_length=40, examples=["2025-08-31"])
+        str | None,
+        Query(alias="endDate", max_length=40, examples=["2025-08-31"]),
+        DATE_OR_DATE_TIME,
     ] = None,
     sort_by: Annotated[Literal["date", "created_at", "updated_at"], Query(alias="sortBy")] = "date",
     sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = SortOrder.desc,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.db import Database, driver
 from servicekit.errors import BadRequest, Forbidden, NotFound, Unprocessable
-from servicekit.openapi import requires_access_token
+from servicekit.openapi import DATE_OR_DATE_TIME, requires_access_token
 from servicekit.security import Principal
 
 from ..dependencies import PrincipalDep, SessionDep
@@ -76,10 +76,12 @@ def created_range(
     start_date: Annotated[
         str | None,
         Query(description="ISO 8601 date or date-time: sessions created at or after it"),
+        DATE_OR_DATE_TIME,
     ] = None,
     end_date: Annotated[
         str | None,
         Query(description="ISO 8601 date or date-time: sessions created at or before it"),
+        DATE_OR_DATE_TIME,
     ] = None,
 ) -> CreatedRange:
     start = parse_bound("start_date", start_date, upper=False) if start_date else None
