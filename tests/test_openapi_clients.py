@@ -135,6 +135,20 @@ def test_every_operation_states_its_security(docs: dict[str, dict[str, Any]], se
 
 
 @pytest.mark.parametrize("service", APPS)
+def test_operation_ids_are_the_endpoint_names(
+    docs: dict[str, dict[str, Any]], service: str
+) -> None:
+    ids = [op["operationId"] for _, _, op in operations(docs[service])]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), ids
+    first = {"auth": "register", "trading": "list_sessions", "auction": "list_sessions"}
+    assert ids[0] == first[service]
+    if service == "trading":
+        step = docs["trading"]["paths"]["/sessions/{session_id}/step"]["post"]
+        assert step["operationId"] == "step_session"
+
+
+@pytest.mark.parametrize("service", APPS)
 def test_idempotency_key_is_a_declared_header_where_honoured(
     docs: dict[str, dict[str, Any]], service: str
 ) -> None:

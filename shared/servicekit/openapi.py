@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import enum
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -167,13 +168,19 @@ def tune(
     schemas = components.setdefault("schemas", {})
     error_ref = _register(schemas, opts.error_model)
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
-    secured = _secured_operations(app)
+    routes = _routes(app)
+    names = Counter(route.name for route in routes.values())
     for path, path_item in schema.get("paths", {}).items():
         for method, op in path_item.items():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
+            route = routes.get((path, method))
+            if route is not None and names[route.name] == 1:
+                # the endpoint's name (`create_session`): generated clients name methods by it
+                op["operationId"] = route.name
             _summary(op)
-            op["security"] = _security(method) if (path, method) in secured else []
+            secured = route is not None and _marked(route.dependant)
+            op["security"] = _security(method) if secured else []
             _responses(op, path, method, error_ref, validation_status, opts)
     _drop_unreferenced(schema)
     _standard_keywords(schema)
@@ -196,14 +203,15 @@ def _security(method: str) -> list[dict[str, list[str]]]:
     return [{BEARER: []}, cookie]
 
 
-def _secured_operations(app: FastAPI) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    # the routes as get_openapi sees them: included routers' prefixes and dependencies applied
+def _routes(app: FastAPI) -> dict[tuple[str, str], Any]:
+    """(path, method) -> the route as get_openapi sees it (included routers' prefixes and
+    dependencies applied)."""
+    out: dict[tuple[str, str], Any] = {}
     for context in iter_route_contexts(app.routes):
         if isinstance(context.original_route, APIRoute):
             route: Any = context
-            if _marked(route.dependant):
-                out.update((route.path_format, m.lower()) for m in route.methods or ())
+            for method in route.methods or ():
+                out[(route.path_format, method.lower())] = route
     return out
 
 

@@ -75,8 +75,8 @@ def clients(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 class _Package:
-    """`pkg.api("sessions", "create_session")`: the operation module whose name starts so;
-    `pkg.model("SessionCreate")`: a generated model class."""
+    """`pkg.api("sessions", "create_session")`: an operation's module (named by its
+    operationId); `pkg.model("SessionCreate")`: a generated model class."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -84,10 +84,7 @@ class _Package:
         self.models = importlib.import_module(f"{name}.models")
 
     def api(self, tag: str, operation: str) -> Any:
-        folder = Path(str(self.root.__file__)).parent / "api" / tag
-        found = [p.stem for p in folder.glob(f"{operation}_*.py")]
-        assert len(found) == 1, (tag, operation, found)
-        return importlib.import_module(f"{self.name}.api.{tag}.{found[0]}")
+        return importlib.import_module(f"{self.name}.api.{tag}.{operation}")
 
     def model(self, name: str) -> Any:
         return getattr(self.models, name)
@@ -155,7 +152,7 @@ def test_generated_clients_run_a_flow_through_the_gateway(
         idempotency_key=f"gen-{uuid.uuid4().hex}",
     )
     assert instrument.symbol == symbol
-    bar = trading.model("ImportCandlesInstrumentsInstrumentIdCandlesPostJsonCandleBarIn")
+    bar = trading.model("ImportCandlesJsonCandleBarIn")
     bars = [
         bar(
             timestamp=START + timedelta(minutes=i),
