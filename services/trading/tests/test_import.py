@@ -3,6 +3,7 @@ row, upsert on re-import, admins only, a capped body, and a bulk path that keeps
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -314,6 +315,23 @@ async def test_json_that_is_not_an_array_is_422_and_malformed_json_is_400(
 ) -> None:
     obj = await client.post(f"/instruments/{iid}/candles", json={"a": 1}, headers=admin(tokens))
     assert obj.status_code == 422
+    assert obj.json()["detail"][0]["msg"] == "expected a JSON array of candles"
+    # 50,000 keys (0.8 MB): refused from the first bytes, not after parsing them all.
+    wide = json.dumps({f"k{i:05d}": i for i in range(50_000)}).encode()
+    started = time.perf_counter()
+    obj = await client.post(
+        f"/instruments/{iid}/candles",
+        content=wide,
+        headers={**admin(tokens), "Content-Type": "application/json"},
+    )
+    assert obj.status_code == 422
+    assert time.perf_counter() - started < 0.1
+    bar = {"ts": 1_704_153_600, "open": 1, "high": 2, "low": 1, "close": 2, "volume": 5}
+    obj = await client.post(
+        f"/instruments/{iid}/candles", json={"candles": [bar]}, headers=admin(tokens)
+    )
+    assert obj.status_code == 200, obj.text
+    assert obj.json()["imported"] == 1
     bad = await client.post(
         f"/instruments/{iid}/candles",
         content=b"[{",
