@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..charges.models import CHARGE_KINDS, CHARGE_RATE, PAYERS
 from ..db import Base, Timestamps, uuid_pk
 from ..masters.models import Farmer
 
@@ -32,6 +36,21 @@ DEFAULT_COMMISSION_RATE = Decimal("5.00")
 PAYMENT_STATUSES = ("UNPAID", "PARTIAL", "PAID")
 BILL_STATUSES = ("ACTIVE", "VOID")
 PAYMENT_METHODS = ("CASH", "BANK", "UPI", "CHEQUE")
+# When a farmer must be paid, counted from the end of the sale day (the session's UTC date).
+PAYMENT_TERMS = ("SAME_DAY", "WITHIN_24_HOURS", "WITHIN_48_HOURS", "WITHIN_72_HOURS")
+BASIS = Numeric(16, 3)
+REFERENCE_MAX = 64
+# A bill written without a due time (never by the API, which counts from the session's date):
+# due by the end of the UTC day it is written on.
+DUE_AT_FALLBACK_SQL = (
+    "((date_trunc('day', now() AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC')"
+)
+# Net is what is left after every farmer-side line: the charges, and the commission when the
+# farmer pays it.
+NET_SQL = (
+    "net_amount = total_amount - charges_amount"
+    " - CASE WHEN commission_payer = 'FARMER' THEN commission_amount ELSE 0 END"
+)
 
 # 'BILL-001' .. 'BILL-999', then 'BILL-1000': lpad alone would truncate past three digits.
 BILL_NUMBER_SQL = "'BILL-' || CASE WHEN seq < 1000 THEN lpad(seq::text, 3, '0') ELSE seq::text END"
@@ -48,6 +67,13 @@ class CommissionerSettings(Timestamps, Base):
     __table_args__ = (
         CheckConstraint("commission_rate >= 0 AND commission_rate <= 100", name="rate_range"),
         CheckConstraint("last_bill_seq >= 0", name="seq_nonnegative"),
+        CheckConstraint(_in("commission_payer", PAYERS), name="commission_payer_valid"),
+        CheckConstraint(
+            "max_commission_rate IS NULL OR (max_commission_rate >= 0"
+            " AND max_commission_rate <= 100)",
+            name="max_rate_range",
+        ),
+        CheckConstraint(_in("payment_terms", PAYMENT_TERMS), name="payment_terms_valid"),
     )
 
     commissioner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -55,6 +81,18 @@ class CommissionerSettings(Timestamps, Base):
         RATE, nullable=False, server_default=text("5.00")
     )
     last_bill_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    commission_payer: Mapped[str] = mapped_column(
+        Text, nullable=False, server_default=text("'FARMER'")
+    )
+    # The profile: a cap on the commission percent (none by default) and whether charges may
+    # be put on the farmer at all.
+    max_commission_rate: Mapped[Decimal | None] = mapped_column(RATE, nullable=True)
+    farmer_charges_allowed: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("true")
+    )
+    payment_terms: Mapped[str] = mapped_column(
+        Text, nullable=False, server_default=text("'SAME_DAY'")
+    )
 
 
 class Bill(Timestamps, Base):
@@ -72,7 +110,9 @@ class Bill(Timestamps, Base):
             "commission_amount >= 0 AND commission_amount <= total_amount",
             name="commission_range",
         ),
-        CheckConstraint("net_amount = total_amount - commission_amount", name="net_is_difference"),
+        CheckConstraint(_in("commission_payer", PAYERS), name="commission_payer_valid"),
+        CheckConstraint("charges_amount >= 0", name="charges_nonnegative"),
+        CheckConstraint(NET_SQL, name="net_is_total_less_farmer_lines"),
         CheckConstraint("paid_amount >= 0 AND paid_amount <= net_amount", name="paid_range"),
         CheckConstraint(_in("payment_status", PAYMENT_STATUSES), name="payment_status_valid"),
         CheckConstraint(_in("status", BILL_STATUSES), name="status_valid"),
@@ -97,7 +137,17 @@ class Bill(Timestamps, Base):
     total_amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     commission_rate: Mapped[Decimal] = mapped_column(RATE, nullable=False)
     commission_amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    commission_payer: Mapped[str] = mapped_column(
+        Text, nullable=False, default="FARMER", server_default=text("'FARMER'")
+    )
+    # The sum of the farmer-side charge lines (`charges`), the commission not included.
+    charges_amount: Mapped[Decimal] = mapped_column(
+        MONEY, nullable=False, default=Decimal("0.00"), server_default=text("0")
+    )
     net_amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text(DUE_AT_FALLBACK_SQL)
+    )
     paid_amount: Mapped[Decimal] = mapped_column(
         MONEY, nullable=False, default=Decimal("0.00"), server_default=text("0")
     )
@@ -115,6 +165,13 @@ class Bill(Timestamps, Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="(BillItem.created_at, BillItem.id)",
+    )
+    charges: Mapped[list[BillCharge]] = relationship(
+        back_populates="bill",
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="(BillCharge.position, BillCharge.id)",
     )
     payments: Mapped[list[Payment]] = relationship(
         back_populates="bill",
@@ -150,6 +207,37 @@ class BillItem(Timestamps, Base):
     bill: Mapped[Bill] = relationship(back_populates="bill_items", lazy="raise")
 
 
+class BillCharge(Timestamps, Base):
+    """A farmer-side charge as it was applied to one bill: a snapshot, kept when the charge is
+    later edited or deleted (so no foreign key to `charges`)."""
+
+    __tablename__ = "bill_charges"
+    __mapper_args__ = {"eager_defaults": True}
+    __table_args__ = (
+        CheckConstraint(_in("kind", CHARGE_KINDS), name="kind_valid"),
+        CheckConstraint("basis >= 0", name="basis_nonnegative"),
+        CheckConstraint("rate >= 0", name="rate_nonnegative"),
+        CheckConstraint("amount >= 0", name="amount_nonnegative"),
+        UniqueConstraint("bill_id", "position", name="uq_bill_charges_bill_id_position"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    bill_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("bills.id", ondelete="CASCADE"), nullable=False
+    )
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    charge_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    unit: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # PERCENT: the lots total; PER_UNIT: the quantity of lots in `unit`; FIXED_PER_LOT: lots.
+    basis: Mapped[Decimal] = mapped_column(BASIS, nullable=False)
+    rate: Mapped[Decimal] = mapped_column(CHARGE_RATE, nullable=False)
+    amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+
+    bill: Mapped[Bill] = relationship(back_populates="charges", lazy="raise")
+
+
 class Payment(Timestamps, Base):
     """A payout to the farmer against a bill's net amount."""
 
@@ -158,6 +246,10 @@ class Payment(Timestamps, Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(_in("method", PAYMENT_METHODS), name="method_valid"),
+        CheckConstraint(
+            f"reference IS NULL OR char_length(reference) <= {REFERENCE_MAX}",
+            name="reference_length",
+        ),
         Index("ix_payments_bill_id", "bill_id"),
     )
 
@@ -168,5 +260,7 @@ class Payment(Timestamps, Base):
     amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     method: Mapped[str] = mapped_column(Text, nullable=False)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The bank's transaction reference (a UTR for an Indian bank transfer), as typed.
+    reference: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     bill: Mapped[Bill] = relationship(back_populates="payments", lazy="raise")

@@ -6,23 +6,57 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from ..charges.models import Charge
 from ..items.models import AuctionItem
 from ..masters.models import Farmer, Product
 from ..sessions.models import AuctionSession
-from .models import Bill, CommissionerSettings, Payment
+from .models import DEFAULT_COMMISSION_RATE, Bill, CommissionerSettings, Payment
 
-# What `schemas.bill_out` reads: the farmer, the lines and the payments.
+# What `schemas.bill_out` reads: the farmer, the lines, the charge lines and the payments.
 BILL_LOAD = (
     joinedload(Bill.farmer, innerjoin=True),
     selectinload(Bill.bill_items),
+    selectinload(Bill.charges),
     selectinload(Bill.payments),
 )
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    """A commissioner's billing settings: commission, its payer, the profile, payment terms."""
+
+    commission_rate: Decimal = DEFAULT_COMMISSION_RATE
+    commission_payer: str = "FARMER"
+    max_commission_rate: Decimal | None = None
+    farmer_charges_allowed: bool = True
+    payment_terms: str = "SAME_DAY"
+
+
+_cs = CommissionerSettings
+SETTINGS_COLUMNS = (
+    _cs.commission_rate,
+    _cs.commission_payer,
+    _cs.max_commission_rate,
+    _cs.farmer_charges_allowed,
+    _cs.payment_terms,
+)
+
+
+def _billing_settings(row: Any) -> BillingSettings:
+    return BillingSettings(
+        commission_rate=Decimal(row.commission_rate),
+        commission_payer=row.commission_payer,
+        max_commission_rate=row.max_commission_rate,
+        farmer_charges_allowed=row.farmer_charges_allowed,
+        payment_terms=row.payment_terms,
+    )
 
 
 @dataclass(frozen=True)
@@ -68,7 +102,13 @@ async def lock_unbilled_items(
 
 
 async def next_bill_seq(db: AsyncSession, commissioner_id: int) -> tuple[int, Decimal]:
-    """Take the commissioner's next bill number and current rate in one statement.
+    """Take the commissioner's next bill number and current rate (see `take_bill_seq`)."""
+    seq, settings = await take_bill_seq(db, commissioner_id)
+    return seq, settings.commission_rate
+
+
+async def take_bill_seq(db: AsyncSession, commissioner_id: int) -> tuple[int, BillingSettings]:
+    """Take the commissioner's next bill number and current settings in one statement.
 
     The upsert row-locks the settings row until the transaction ends, so numbers are handed
     out one at a time, and a rolled-back bill gives its number back: the series has no gaps."""
@@ -79,10 +119,24 @@ async def next_bill_seq(db: AsyncSession, commissioner_id: int) -> tuple[int, De
         .on_conflict_do_update(
             index_elements=[cs.commissioner_id], set_={"last_bill_seq": cs.last_bill_seq + 1}
         )
-        .returning(cs.last_bill_seq, cs.commission_rate)
+        .returning(cs.last_bill_seq, *SETTINGS_COLUMNS)
     )
     row = (await db.execute(stmt)).one()
-    return int(row.last_bill_seq), Decimal(row.commission_rate)
+    return int(row.last_bill_seq), _billing_settings(row)
+
+
+async def active_farmer_charges(db: AsyncSession, commissioner_id: int) -> Sequence[Charge]:
+    """The charges a new farmer bill deducts, in name order (the order of its lines)."""
+    stmt = (
+        select(Charge)
+        .where(
+            Charge.commissioner_id == commissioner_id,
+            Charge.payer == "FARMER",
+            Charge.active.is_(True),
+        )
+        .order_by(func.lower(Charge.name), Charge.id)
+    )
+    return (await db.execute(stmt)).scalars().all()
 
 
 async def mark_items_billed(
@@ -177,22 +231,22 @@ async def bills_for_session(
     return (await db.execute(stmt)).unique().scalars().all()
 
 
-async def get_commission_rate(db: AsyncSession, commissioner_id: int) -> Decimal | None:
-    stmt = select(CommissionerSettings.commission_rate).where(
-        CommissionerSettings.commissioner_id == commissioner_id
-    )
-    return (await db.execute(stmt)).scalar_one_or_none()
+async def get_settings(db: AsyncSession, commissioner_id: int) -> BillingSettings:
+    stmt = select(*SETTINGS_COLUMNS).where(_cs.commissioner_id == commissioner_id)
+    row = (await db.execute(stmt)).one_or_none()
+    return BillingSettings() if row is None else _billing_settings(row)
 
 
-async def set_commission_rate(db: AsyncSession, commissioner_id: int, rate: Decimal) -> Decimal:
-    cs = CommissionerSettings
+async def update_settings(
+    db: AsyncSession, commissioner_id: int, values: dict[str, Any]
+) -> BillingSettings:
+    """Set the given settings (a row is created on first use), the others unchanged."""
     stmt = (
-        pg_insert(cs)
-        .values(commissioner_id=commissioner_id, commission_rate=rate)
+        pg_insert(_cs)
+        .values(commissioner_id=commissioner_id, **values)
         .on_conflict_do_update(
-            index_elements=[cs.commissioner_id],
-            set_={"commission_rate": rate, "updated_at": func.now()},
+            index_elements=[_cs.commissioner_id], set_={**values, "updated_at": func.now()}
         )
-        .returning(cs.commission_rate)
+        .returning(*SETTINGS_COLUMNS)
     )
-    return Decimal((await db.execute(stmt)).scalar_one())
+    return _billing_settings((await db.execute(stmt)).one())

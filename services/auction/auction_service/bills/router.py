@@ -38,6 +38,7 @@ from .schemas import (
     bill_out,
     bill_status_out,
     payment_out,
+    settings_out,
 )
 
 router = APIRouter(tags=["bills"])
@@ -50,9 +51,9 @@ router = APIRouter(tags=["bills"])
     tags=["settings"],
 )
 async def get_settings(db: SessionDep, principal: CommissionerDep) -> Envelope[SettingsOut]:
-    """The commissioner's commission setting (a percent; 5 by default)."""
-    rate = await service.get_commission_rate(db, principal.user_id)
-    return ok(SettingsOut(commission_rate=rate))
+    """The commissioner's billing settings: commission (a percent, 5 by default) and who pays
+    it, payment terms, and the profile (commission cap, charges on the farmer)."""
+    return ok(settings_out(await service.get_settings(db, principal.user_id)))
 
 
 @router.put(
@@ -64,9 +65,10 @@ async def get_settings(db: SessionDep, principal: CommissionerDep) -> Envelope[S
 async def put_settings(
     body: SettingsUpdate, db: SessionDep, principal: CommissionerDep
 ) -> Envelope[SettingsOut]:
-    """Set the commission rate used for new bills (0..100, at most 2 decimals)."""
-    rate = await service.set_commission_rate(db, principal.user_id, body.commission_rate)
-    return ok(SettingsOut(commission_rate=rate))
+    """Set the settings sent (commission rate 0..100 with at most 2 decimals, its payer,
+    payment terms, profile) for new bills; the others are kept."""
+    settings = await service.update_settings(db, principal.user_id, body.values())
+    return ok(settings_out(settings))
 
 
 @router.post(
@@ -162,7 +164,7 @@ async def create_payment(
 
     async def handler() -> Envelope[PaymentCreated]:
         payment, bill = await service.add_payment(
-            db, principal.user_id, bid, body.amount, body.method, body.note
+            db, principal.user_id, bid, body.amount, body.method, body.note, body.reference
         )
         data = PaymentCreated(**payment_out(payment).model_dump(), bill=bill_status_out(bill))
         return ok(data)

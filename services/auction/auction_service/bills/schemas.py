@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from servicekit.text import plain_text
+
+from ..charges.schemas import ChargeKind, Payer
 from ..envelope import CommissionerId, DbText, Money, Quantity, Rate, Timestamp, UuidText
 from ..items.schemas import Unit
 from ..masters.models import Farmer
-from .models import Bill, BillItem, Payment
+from .models import REFERENCE_MAX, Bill, BillCharge, BillItem, Payment
+from .repository import BillingSettings
 
 PaymentMethod = Literal["CASH", "BANK", "UPI", "CHEQUE"]
 PaymentStatus = Literal["UNPAID", "PARTIAL", "PAID"]
 BillStatus = Literal["ACTIVE", "VOID"]
+PaymentTerms = Literal["SAME_DAY", "WITHIN_24_HOURS", "WITHIN_48_HOURS", "WITHIN_72_HOURS"]
+# A bank transaction reference (UTR, cheque number...): one line of plain text.
+Reference = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=REFERENCE_MAX),
+    AfterValidator(plain_text),
+]
 
 # Inputs: exact decimals; more places than the column holds is a 400, never rounded away.
 RateIn = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
@@ -26,8 +45,47 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ProfileUpdate(_Body):
+    max_commission_rate: RateIn | None = Field(
+        default=None, description="Cap on the commission percent; null for none."
+    )
+    farmer_charges_allowed: bool | None = Field(
+        default=None, description="false: no charge may be put on the farmer."
+    )
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        if (
+            "farmer_charges_allowed" in self.model_fields_set
+            and self.farmer_charges_allowed is None
+        ):
+            raise ValueError("farmer_charges_allowed may not be null")
+        return self
+
+
 class SettingsUpdate(_Body):
-    commission_rate: RateIn = Field(examples=[5])
+    """The fields sent are set, the others kept; at least one is needed."""
+
+    commission_rate: RateIn | None = Field(default=None, examples=[5])
+    commission_payer: Payer | None = None
+    payment_terms: PaymentTerms | None = None
+    profile: ProfileUpdate | None = None
+
+    @model_validator(mode="after")
+    def _some_not_null(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("Send at least one setting")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
+
+    def values(self) -> dict[str, object]:
+        """The settings columns to set."""
+        values = self.model_dump(exclude_unset=True, exclude={"profile"})
+        if self.profile is not None:
+            values.update(self.profile.model_dump(exclude_unset=True))
+        return values
 
 
 class BillCreate(_Body):
@@ -41,10 +99,37 @@ class PaymentCreate(_Body):
     amount: AmountIn = Field(examples=[1000.0])
     method: PaymentMethod
     note: DbText | None = Field(default=None, max_length=1000)
+    reference: Reference | None = Field(
+        default=None,
+        description="The bank's reference (UTR) of the transfer.",
+        examples=["UTIBR52026120112345"],
+    )
+
+
+class ProfileOut(BaseModel):
+    max_commission_rate: Rate | None = Field(description="Cap on the commission percent")
+    farmer_charges_allowed: bool
 
 
 class SettingsOut(BaseModel):
     commission_rate: Rate = Field(examples=[5.0])
+    commission_payer: Payer
+    payment_terms: PaymentTerms = Field(
+        description="When a farmer is paid, counted from the end of the sale day (UTC)"
+    )
+    profile: ProfileOut
+
+
+def settings_out(s: BillingSettings) -> SettingsOut:
+    return SettingsOut(
+        commission_rate=s.commission_rate,
+        commission_payer=s.commission_payer,  # type: ignore[arg-type]  # CHECK holds the values
+        payment_terms=s.payment_terms,  # type: ignore[arg-type]
+        profile=ProfileOut(
+            max_commission_rate=s.max_commission_rate,
+            farmer_charges_allowed=s.farmer_charges_allowed,
+        ),
+    )
 
 
 class FarmerRef(BaseModel):
@@ -78,8 +163,26 @@ class PaymentOut(BaseModel):
     amount: Money
     method: PaymentMethod
     note: str | None
+    reference: str | None
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class ChargeLineOut(BaseModel):
+    """One farmer-side deduction on a bill: the commission (when the farmer pays it) or a
+    charge, as it was when the bill was made."""
+
+    type: Literal["COMMISSION", "CHARGE"]
+    charge_id: UuidText | None = Field(description="The charge it came from; null for commission")
+    name: str
+    kind: ChargeKind
+    payer: Literal["FARMER"]
+    unit: Unit | None
+    basis: Quantity = Field(
+        description="PERCENT: the lots total; PER_UNIT: quantity in `unit`; FIXED_PER_LOT: lots"
+    )
+    rate: Rate
+    amount: Money
 
 
 class BillStatusOut(BaseModel):
@@ -106,17 +209,30 @@ class BillOut(BaseModel):
     farmer_id: UuidText
     total_amount: Money
     commission_rate: Rate
-    commission_amount: Money
-    net_amount: Money
+    commission_amount: Money = Field(description="total x commission_rate, whoever pays it")
+    commission_payer: Payer
+    charges_amount: Money = Field(description="Sum of the farmer-side charge lines")
+    deductions_amount: Money = Field(
+        description="Sum of `charges` (commission included when the farmer pays it)"
+    )
+    net_amount: Money = Field(description="total_amount - deductions_amount")
     paid_amount: Money
     balance_amount: Money = Field(description="net_amount - paid_amount: still owed to the farmer")
     payment_status: PaymentStatus
     status: BillStatus
+    due_at: Timestamp = Field(description="When the farmer must be paid (the payment terms)")
+    overdue: bool = Field(description="Not fully paid and past due_at (at read time)")
     created_at: Timestamp
     updated_at: Timestamp
     farmer: FarmerRef
     bill_items: list[BillItemOut]
+    charges: list[ChargeLineOut]
     payments: list[PaymentOut]
+
+
+def is_overdue(bill: Bill, now: datetime) -> bool:
+    """Not fully paid (and not void) after its due time."""
+    return bill.status == "ACTIVE" and bill.payment_status != "PAID" and now > bill.due_at
 
 
 def _farmer_ref(farmer: Farmer) -> FarmerRef:
@@ -147,6 +263,7 @@ def payment_out(payment: Payment) -> PaymentOut:
         amount=payment.amount,
         method=payment.method,  # type: ignore[arg-type]  # the column's CHECK holds the values
         note=payment.note,
+        reference=payment.reference,
         created_at=payment.created_at,
         updated_at=payment.updated_at,
     )
@@ -164,8 +281,44 @@ def bill_status_out(bill: Bill) -> BillStatusOut:
     )
 
 
-def bill_out(bill: Bill) -> BillOut:
-    """Needs `farmer`, `bill_items` and `payments` loaded (see repository.BILL_LOAD)."""
+def charge_lines_out(bill: Bill) -> list[ChargeLineOut]:
+    """The commission first (when the farmer pays it), then the charges in their order."""
+    lines = []
+    if bill.commission_payer == "FARMER":
+        lines.append(
+            ChargeLineOut(
+                type="COMMISSION",
+                charge_id=None,
+                name="Commission",
+                kind="PERCENT",
+                payer="FARMER",
+                unit=None,
+                basis=bill.total_amount,
+                rate=bill.commission_rate,
+                amount=bill.commission_amount,
+            )
+        )
+    lines.extend(charge_line_out(line) for line in bill.charges)
+    return lines
+
+
+def charge_line_out(line: BillCharge) -> ChargeLineOut:
+    return ChargeLineOut(
+        type="CHARGE",
+        charge_id=str(line.charge_id),
+        name=line.name,
+        kind=line.kind,  # type: ignore[arg-type]  # the column's CHECK holds the values
+        payer="FARMER",
+        unit=line.unit,  # type: ignore[arg-type]
+        basis=line.basis,
+        rate=line.rate,
+        amount=line.amount,
+    )
+
+
+def bill_out(bill: Bill, now: datetime | None = None) -> BillOut:
+    """Needs `farmer`, `bill_items`, `charges` and `payments` loaded (repository.BILL_LOAD)."""
+    now = now or datetime.now(UTC)
     return BillOut(
         id=str(bill.id),
         bill_number=bill.bill_number,
@@ -175,14 +328,20 @@ def bill_out(bill: Bill) -> BillOut:
         total_amount=bill.total_amount,
         commission_rate=bill.commission_rate,
         commission_amount=bill.commission_amount,
+        commission_payer=bill.commission_payer,  # type: ignore[arg-type]
+        charges_amount=bill.charges_amount,
+        deductions_amount=bill.total_amount - bill.net_amount,
         net_amount=bill.net_amount,
         paid_amount=bill.paid_amount,
         balance_amount=bill.net_amount - bill.paid_amount,
         payment_status=bill.payment_status,  # type: ignore[arg-type]
         status=bill.status,  # type: ignore[arg-type]
+        due_at=bill.due_at,
+        overdue=is_overdue(bill, now),
         created_at=bill.created_at,
         updated_at=bill.updated_at,
         farmer=_farmer_ref(bill.farmer),
         bill_items=[bill_item_out(line) for line in bill.bill_items],
+        charges=charge_lines_out(bill),
         payments=[payment_out(p) for p in bill.payments],
     )

@@ -4,24 +4,95 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import Conflict, NotFound
 
+from ..charges.models import Charge
 from ..errors import field_error
+from ..items.models import AuctionItem
 from . import repository as repo
-from .models import DEFAULT_COMMISSION_RATE, Bill, BillItem, Payment
+from .models import Bill, BillCharge, BillItem, Payment
 
 CENT = Decimal("0.01")
 # NUMERIC(14, 2): the largest amount a bill can hold.
 MAX_MONEY = Decimal("999999999999.99")
+# Hours after the end of the sale day (the session's UTC date) by which the farmer is paid.
+TERMS_HOURS = {"SAME_DAY": 0, "WITHIN_24_HOURS": 24, "WITHIN_48_HOURS": 48, "WITHIN_72_HOURS": 72}
 
 
 def commission_for(total: Decimal, rate: Decimal) -> Decimal:
     """total x rate / 100, rounded half up to cents."""
     return (total * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def due_at_for(session_date: datetime, payment_terms: str) -> datetime:
+    """The end of the sale day (midnight UTC after the session's date), plus the terms' hours.
+
+    Counted from the sale, not from the bill: a bill made late does not move the farmer's
+    payday."""
+    sale_day = session_date.astimezone(UTC).date()
+    end_of_day = datetime.combine(sale_day + timedelta(days=1), time(0), tzinfo=UTC)
+    return end_of_day + timedelta(hours=TERMS_HOURS[payment_terms])
+
+
+def charge_basis(charge: Charge, lots: Sequence[AuctionItem]) -> Decimal:
+    """PERCENT: the lots total; PER_UNIT: the quantity of lots sold in the charge's unit;
+    FIXED_PER_LOT: the number of lots."""
+    if charge.kind == "PERCENT":
+        return sum((lot.final_price for lot in lots), Decimal("0.00"))
+    if charge.kind == "PER_UNIT":
+        return sum((lot.quantity for lot in lots if lot.unit == charge.unit), Decimal("0.000"))
+    return Decimal(len(lots))
+
+
+def charge_amount(kind: str, basis: Decimal, rate: Decimal) -> Decimal:
+    """basis x rate (/ 100 for a percent), rounded half up to cents: each line on its own."""
+    raw = basis * rate / 100 if kind == "PERCENT" else basis * rate
+    return raw.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def charge_lines(charges: Sequence[Charge], lots: Sequence[AuctionItem]) -> list[BillCharge]:
+    lines = []
+    for position, charge in enumerate(charges, start=1):
+        basis = charge_basis(charge, lots)
+        lines.append(
+            BillCharge(
+                position=position,
+                charge_id=charge.id,
+                name=charge.name,
+                kind=charge.kind,
+                unit=charge.unit,
+                basis=basis,
+                rate=charge.rate,
+                amount=charge_amount(charge.kind, basis, charge.rate),
+            )
+        )
+    return lines
+
+
+def check_profile(settings: repo.BillingSettings, rate: Decimal, charges: Sequence[Charge]) -> None:
+    """A bill that breaks the commissioner's profile is refused (409) with the reason."""
+    cap = settings.max_commission_rate
+    if cap is not None and rate > cap:
+        raise Conflict(
+            f"Commission rate {rate}% exceeds the profile's cap of {cap}%",
+            details={
+                "reason": "COMMISSION_RATE_ABOVE_CAP",
+                "commission_rate": float(rate),
+                "max_commission_rate": float(cap),
+            },
+        )
+    if charges and not settings.farmer_charges_allowed:
+        names = [c.name for c in charges]
+        raise Conflict(
+            "The profile forbids charges on the farmer, but these active charges are set to "
+            f"be paid by the farmer: {', '.join(names)}",
+            details={"reason": "FARMER_CHARGES_FORBIDDEN", "charges": names},
+        )
 
 
 def payment_status_for(paid: Decimal, net: Decimal) -> str:
@@ -33,13 +104,14 @@ def payment_status_for(paid: Decimal, net: Decimal) -> str:
     return "PARTIAL"
 
 
-async def get_commission_rate(db: AsyncSession, commissioner_id: int) -> Decimal:
-    rate = await repo.get_commission_rate(db, commissioner_id)
-    return DEFAULT_COMMISSION_RATE if rate is None else rate
+async def get_settings(db: AsyncSession, commissioner_id: int) -> repo.BillingSettings:
+    return await repo.get_settings(db, commissioner_id)
 
 
-async def set_commission_rate(db: AsyncSession, commissioner_id: int, rate: Decimal) -> Decimal:
-    return await repo.set_commission_rate(db, commissioner_id, rate)
+async def update_settings(
+    db: AsyncSession, commissioner_id: int, values: dict[str, object]
+) -> repo.BillingSettings:
+    return await repo.update_settings(db, commissioner_id, values)
 
 
 async def generate_bill(
@@ -50,7 +122,8 @@ async def generate_bill(
     commission_rate: Decimal | None,
 ) -> Bill:
     """Bill every unbilled lot of one farmer in one session, in one transaction."""
-    if await repo.get_session(db, commissioner_id, session_id) is None:
+    auction_session = await repo.get_session(db, commissioner_id, session_id)
+    if auction_session is None:
         raise NotFound("Session not found")
     farmer = await repo.get_farmer(db, commissioner_id, farmer_id)
     if farmer is None:
@@ -63,10 +136,22 @@ async def generate_bill(
     total = sum((item.final_price for item, _ in rows), Decimal("0.00"))
     if total > MAX_MONEY:
         raise Conflict(f"Bill total {total} exceeds the largest amount a bill can hold")
-    seq, setting_rate = await repo.next_bill_seq(db, commissioner_id)
-    rate = setting_rate if commission_rate is None else commission_rate
+    seq, settings = await repo.take_bill_seq(db, commissioner_id)
+    rate = settings.commission_rate if commission_rate is None else commission_rate
+    charges = await repo.active_farmer_charges(db, commissioner_id)
+    check_profile(settings, rate, charges)
+    lots = [item for item, _ in rows]
+    lines = charge_lines(charges, lots)
     commission = commission_for(total, rate)
-    net = total - commission
+    charges_amount = sum((line.amount for line in lines), Decimal("0.00"))
+    farmer_commission = commission if settings.commission_payer == "FARMER" else Decimal("0.00")
+    net = total - farmer_commission - charges_amount
+    if net < 0:
+        raise Conflict(
+            f"The farmer-side charges ({farmer_commission + charges_amount}) exceed the bill "
+            f"total ({total})",
+            details={"reason": "CHARGES_EXCEED_TOTAL"},
+        )
     bill = Bill(
         id=uuid.uuid4(),
         commissioner_id=commissioner_id,
@@ -76,13 +161,17 @@ async def generate_bill(
         total_amount=total,
         commission_rate=rate,
         commission_amount=commission,
+        commission_payer=settings.commission_payer,
+        charges_amount=charges_amount,
         net_amount=net,
+        due_at=due_at_for(auction_session.date, settings.payment_terms),
         paid_amount=Decimal("0.00"),
         payment_status=payment_status_for(Decimal("0.00"), net),
         status="ACTIVE",
     )
     bill.farmer = farmer
     bill.payments = []
+    bill.charges = lines
     bill.bill_items = [
         BillItem(
             auction_item_id=item.id,
@@ -120,6 +209,7 @@ async def add_payment(
     amount: Decimal,
     method: str,
     note: str | None,
+    reference: str | None = None,
 ) -> tuple[Payment, Bill]:
     """Pay the farmer part or all of a bill's net amount; never more (row lock on the bill)."""
     bill = await repo.lock_bill(db, commissioner_id, bill_id)
@@ -134,7 +224,14 @@ async def add_payment(
             f"Payment exceeds the outstanding amount of {outstanding} (overpayment)",
             details={"outstanding_amount": float(outstanding)},
         )
-    payment = Payment(id=uuid.uuid4(), bill_id=bill.id, amount=amount, method=method, note=note)
+    payment = Payment(
+        id=uuid.uuid4(),
+        bill_id=bill.id,
+        amount=amount,
+        method=method,
+        note=note,
+        reference=reference,
+    )
     db.add(payment)
     bill.paid_amount = paid
     bill.payment_status = payment_status_for(paid, bill.net_amount)

@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..bills.models import Bill
+from ..bills.models import Bill, BillCharge
+from ..charges.models import Charge
 from ..db import violated_constraint
 from ..items.models import AuctionItem
 from .models import Buyer, Category, Farmer, Product
 
-M = TypeVar("M", Category, Product, Farmer, Buyer)
+M = TypeVar("M", Category, Product, Farmer, Buyer, Charge)
 
 
 def _options(model: type[Any]) -> list[Any]:
@@ -133,6 +134,8 @@ async def is_referenced(session: AsyncSession, obj: Any) -> bool:
         checks.append(exists().where(Bill.farmer_id == obj.id))
     elif isinstance(obj, Buyer):
         checks.append(exists().where(AuctionItem.buyer_id == obj.id))
+    elif isinstance(obj, Charge):
+        checks.append(exists().where(BillCharge.charge_id == obj.id))
     for check in checks:
         if (await session.execute(select(check))).scalar_one():
             return True

@@ -1,6 +1,6 @@
-"""Masters API: categories, products, farmers and buyers, each a commissioner's own.
+"""Masters API: categories, products, farmers, buyers and charges, each a commissioner's own.
 
-The four masters share one shape (list, create, get, update, delete); `_master_routes` adds
+The masters share one shape (list, create, get, update, delete); `_master_routes` adds
 that shape for one of them. Annotations here are evaluated (no `from __future__ import
 annotations`), because FastAPI reads the schema classes the factory closes over.
 """
@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse
 
 from servicekit.openapi import IDEMPOTENCY_KEY
 
+from ..charges.models import Charge
+from ..charges.schemas import ChargeCreate, ChargeOut, ChargeUpdate
 from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import (
     NO_NUL_PATTERN,
@@ -215,3 +217,6 @@ _master_routes(
     "farmers", "farmer", Farmer, FarmerOut, FarmerCreate, FarmerUpdate, active_filter=True
 )
 _master_routes("buyers", "buyer", Buyer, BuyerOut, BuyerCreate, BuyerUpdate, active_filter=True)
+_master_routes(
+    "charges", "charge", Charge, ChargeOut, ChargeCreate, ChargeUpdate, active_filter=True
+)

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import Conflict, NotFound
 
+from ..charges.models import Charge
+from ..charges.schemas import shape_error
 from ..errors import field_error
 from . import repository as repo
 from .models import Buyer, Category, Farmer, Product
@@ -21,9 +23,10 @@ LABELS: dict[type[Any], str] = {
     Product: "Product",
     Farmer: "Farmer",
     Buyer: "Buyer",
+    Charge: "Charge",
 }
 # Fields that may be left out of an update but never set to null.
-NOT_NULL = ("name", "category_id", "active")
+NOT_NULL = ("name", "category_id", "active", "kind", "rate", "payer")
 CATEGORY_NAME_TAKEN = "A category with this name already exists"
 
 
@@ -87,6 +90,8 @@ async def update(
             raise field_error(name, "Field may not be null")
     if changes.get("category_id") is not None:
         await _own_category(session, commissioner_id, changes["category_id"])
+    if isinstance(obj, Charge):
+        _check_charge_shape(obj, changes)
     for name, value in changes.items():
         setattr(obj, name, value)
     violated = await repo.save(session)
@@ -104,6 +109,17 @@ async def delete(
     if await repo.is_referenced(session, obj) or not await repo.remove(session, obj):
         raise Conflict(_in_use_message(model))
     return f"{label} deleted successfully"
+
+
+def _check_charge_shape(charge: Charge, changes: dict[str, Any]) -> None:
+    """The charge as it would be after the update must still be whole (400 otherwise). A
+    kind changed away from PER_UNIT drops the unit unless one is sent."""
+    kind = changes.get("kind", charge.kind)
+    if kind != "PER_UNIT" and "kind" in changes and "unit" not in changes:
+        changes["unit"] = None
+    broken = shape_error(kind, changes.get("rate", charge.rate), changes.get("unit", charge.unit))
+    if broken is not None:
+        raise field_error(*broken)
 
 
 def _in_use_message(model: type[Any]) -> str:
