@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -49,7 +50,7 @@ class ProfileUpdate(_Body):
     max_commission_rate: RateIn | None = Field(
         default=None, description="Cap on the commission percent; null for none."
     )
-    farmer_charges_allowed: bool | None = Field(
+    farmer_charges_allowed: StrictBool | None = Field(
         default=None, description="false: no charge may be put on the farmer."
     )
 
