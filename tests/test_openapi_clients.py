@@ -65,6 +65,7 @@ IDEMPOTENT = {
         "/api/products",
         "/api/farmers",
         "/api/buyers",
+        "/api/charges",
         "/api/sessions/{session_id}/bills",
         "/api/bills/{bill_id}/payments",
     },
