@@ -4,8 +4,14 @@ net = total - the farmer-side lines, buyer-side charges never appear, the profil
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from auction_service.bills.models import Bill
 
 from .conftest import AuctionApi
 
@@ -240,3 +246,34 @@ async def test_charge_lines_are_a_snapshot(api: AuctionApi) -> None:
     resp = await api.call("DELETE", f"/api/charges/{fee['id']}", C1)
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "CONFLICT"
     await api.ok("PUT", f"/api/charges/{fee['id']}", C1, json={"active": False})
+
+
+async def test_bills_table_enforces_net_is_total_less_farmer_lines(
+    api: AuctionApi, auction_app: Any
+) -> None:
+    """The database refuses a net that ignores the charges or a commission the farmer pays,
+    and accepts net = total - charges when the buyer pays the commission."""
+    sid, fid = await floor(api, [])
+
+    def row(seq: int, payer: str, net: str) -> Bill:
+        return Bill(
+            commissioner_id=C1,
+            session_id=uuid.UUID(sid),
+            farmer_id=uuid.UUID(fid),
+            seq=seq,
+            total_amount=D("100.00"),
+            commission_rate=D("5"),
+            commission_amount=D("5.00"),
+            commission_payer=payer,
+            charges_amount=D("3.00"),
+            net_amount=D(net),
+        )
+
+    maker = auction_app.state.db.sessionmaker
+    for payer, net in (("FARMER", "95.00"), ("FARMER", "97.00"), ("BUYER", "95.00")):
+        with pytest.raises(IntegrityError, match="net_is_total_less_farmer_lines"):
+            async with maker.begin() as db:
+                db.add(row(1, payer, net))
+    async with maker.begin() as db:
+        db.add(row(1, "FARMER", "92.00"))
+        db.add(row(2, "BUYER", "97.00"))
