@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.errors import Conflict, NotFound
 
 from ..errors import field_error
+from ..ledger import service as ledger_service
 from . import repository as repo
 from .models import DEFAULT_COMMISSION_RATE, Bill, BillItem, Payment
 
@@ -97,6 +98,8 @@ async def generate_bill(
     db.add(bill)
     await db.flush()
     await repo.mark_items_billed(db, [item.id for item, _ in rows], bill.id)
+    # Same transaction: the bill and its journal entry commit (or roll back) together.
+    await ledger_service.record_bill(db, bill)
     return bill
 
 
@@ -139,6 +142,7 @@ async def add_payment(
     bill.paid_amount = paid
     bill.payment_status = payment_status_for(paid, bill.net_amount)
     await db.flush()
+    await ledger_service.record_payment(db, bill, payment)
     return payment, bill
 
 
@@ -154,3 +158,4 @@ async def void_bill(db: AsyncSession, commissioner_id: int, bill_id: uuid.UUID) 
     await repo.release_items(db, bill.id)
     bill.status = "VOID"
     await db.flush()
+    await ledger_service.record_bill_void(db, bill)
