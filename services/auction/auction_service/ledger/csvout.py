@@ -16,7 +16,8 @@ from .service import money_text
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 # What a spreadsheet would run as a formula (OWASP's list): the cell gets a leading quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Anything but letters, digits, dot and underscore becomes one dash (no quotes, no paths).
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._]+")
 
 
 def wants_csv(request: Request) -> bool:
