@@ -279,6 +279,8 @@ async def test_concurrent_payments_on_two_bills_never_fork_the_chain(api: Any) -
     entries.sort(key=lambda e: e["seq"])
     assert [e["seq"] for e in entries] == list(range(1, 23))
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(entries))
+    # `at` is taken under the head lock: it never goes backwards along the chain.
+    assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
     result = await api.ok("GET", "/api/ledger/verify", 20)
     assert (result["valid"], result["entries"], result["head_hash"]) == (
         True,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,9 @@ async def claim_next_seq(db: AsyncSession, commissioner_id: int) -> Head:
     """Take the next seq under the head row's lock (an upsert: FOR UPDATE until commit).
 
     Appends of one commissioner run one at a time, so the chain never forks and a rolled-back
-    event gives its seq back (gapless). `at` is the transaction's clock, `now()`."""
+    event gives its seq back (gapless). `at` is `clock_timestamp()` taken once the lock is
+    held, so it never goes backwards along the chain (`now()`, the transaction's start, could).
+    """
     h = LedgerHead
     stmt = (
         pg_insert(h)
@@ -36,7 +38,7 @@ async def claim_next_seq(db: AsyncSession, commissioner_id: int) -> Head:
         .on_conflict_do_update(
             index_elements=[h.commissioner_id], set_={"last_seq": h.last_seq + 1}
         )
-        .returning(h.last_seq, h.last_hash, func.now())
+        .returning(h.last_seq, h.last_hash, func.clock_timestamp())
     )
     row = (await db.execute(stmt)).one()
     return Head(seq=int(row[0]), prev_hash=str(row[1]), at=row[2])
@@ -44,9 +46,10 @@ async def claim_next_seq(db: AsyncSession, commissioner_id: int) -> Head:
 
 async def set_head_hash(db: AsyncSession, commissioner_id: int, hash_: str) -> None:
     stmt = (
-        LedgerHead.__table__.update()
+        update(LedgerHead)
         .where(LedgerHead.commissioner_id == commissioner_id)
         .values(last_hash=hash_)
+        .execution_options(synchronize_session=False)
     )
     await db.execute(stmt)
 
@@ -77,7 +80,7 @@ async def party_entries(
     *,
     offset: int,
     limit: int | None,
-) -> tuple[Sequence[Row[tuple[LedgerEntry, Decimal]]], int]:
+) -> tuple[Sequence[Row[LedgerEntry, Decimal]], int]:
     """A party's entries, oldest first, each with the running balance up to it."""
     where = (
         LedgerEntry.commissioner_id == commissioner_id,
@@ -112,7 +115,7 @@ async def day_entries(
     *,
     offset: int,
     limit: int | None,
-) -> tuple[Sequence[LedgerEntry], int, Sequence[Row[tuple[str, int, Decimal]]]]:
+) -> tuple[Sequence[LedgerEntry], int, Sequence[Row[str, int, Decimal]]]:
     """Entries with start <= at < end in seq order, their count, and per-kind totals."""
     where = (
         LedgerEntry.commissioner_id == commissioner_id,
@@ -136,7 +139,7 @@ async def day_entries(
 
 async def farmer_outstanding(
     db: AsyncSession, commissioner_id: int, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[tuple[Bill, str, Decimal]]], int]:
+) -> tuple[Sequence[Row[Bill, str, Decimal]], int]:
     """Bills the journal says are still owed to their farmer (Σ amount > 0), oldest first."""
     owed = (
         select(

@@ -7,13 +7,14 @@ row (no paging) as CSV instead.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from ..dependencies import CommissionerDep, SessionDep
-from ..envelope import Envelope, ListEnvelope, ListMeta, error_responses, ok, ok_list
+from ..envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from ..masters.models import Farmer
 from ..masters.service import get_or_404
 from ..pagination import PageDep
@@ -137,10 +138,10 @@ async def _day_book(
         return csv_response(f"day-book-{day.isoformat()}", ENTRY_HEADER, map(_entry_row, entries))
     base = ok_list([], page=page.page, limit=page.limit, total=total).meta
     meta = DayBookMeta(
-        **{k: v for k, v in base.model_dump().items() if k in ListMeta.model_fields},
+        **base.model_dump(),
         date=day.isoformat(),
         totals=[KindTotal(kind=k, count=c, amount=a) for k, c, a in totals],
-        net_amount=sum((a for _, _, a in totals), service.CENT * 0),
+        net_amount=sum((a for _, _, a in totals), Decimal("0.00")),
     )
     return DayBookEnvelope(data=[entry_out(e) for e in entries], meta=meta)
 

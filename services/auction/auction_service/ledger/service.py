@@ -235,7 +235,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 async def farmer_ledger(
     db: AsyncSession, commissioner_id: int, farmer_id: uuid.UUID, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[tuple[LedgerEntry, Decimal]]], int]:
+) -> tuple[Sequence[Row[LedgerEntry, Decimal]], int]:
     return await repo.party_entries(
         db, commissioner_id, "FARMER", farmer_id, offset=offset, limit=limit
     )
@@ -247,12 +247,12 @@ async def farmer_balance(db: AsyncSession, commissioner_id: int, farmer_id: uuid
 
 async def day_book(
     db: AsyncSession, commissioner_id: int, day: date, *, offset: int, limit: int | None
-) -> tuple[Sequence[LedgerEntry], int, Sequence[Row[tuple[str, int, Decimal]]]]:
+) -> tuple[Sequence[LedgerEntry], int, Sequence[Row[str, int, Decimal]]]:
     start, end = day_bounds(day)
     return await repo.day_entries(db, commissioner_id, start, end, offset=offset, limit=limit)
 
 
 async def outstanding(
     db: AsyncSession, commissioner_id: int, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[tuple[Bill, str, Decimal]]], int]:
+) -> tuple[Sequence[Row[Bill, str, Decimal]], int]:
     return await repo.farmer_outstanding(db, commissioner_id, offset=offset, limit=limit)
