@@ -1,11 +1,18 @@
 """ledger: the append-only, hash-chained journal of money events and its per-commissioner head
 
+Existing bills, payments and voids are journalled by the upgrade, in time order.
+
 Revision ID: 0004_ledger
 Revises: 0003
 Create Date: 2026-12-01
 """
 
+import hashlib
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -37,6 +44,122 @@ BEGIN
 END
 $$
 """
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('0.01')):f}"
+
+
+def _at(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _bill_payload(b: Any) -> dict[str, Any]:
+    return {
+        "bill_id": str(b.id),
+        "bill_number": b.bill_number,
+        "session_id": str(b.session_id),
+        "farmer_id": str(b.farmer_id),
+        "total_amount": _money(b.total_amount),
+        "commission_rate": _money(b.commission_rate),
+        "commission_amount": _money(b.commission_amount),
+        "net_amount": _money(b.net_amount),
+    }
+
+
+def _backfill() -> None:
+    """Journal the money events that happened before the journal existed, in time order.
+
+    Kept a copy of `ledger.service` (hash, payloads) on purpose: a migration must not change
+    when the app's code does. A void's time is the bill's `updated_at` (a void bill has no
+    payments, so nothing else touched it after)."""
+    conn = op.get_bind()
+    bills = conn.execute(sa.text("SELECT * FROM bills")).all()
+    by_id = {b.id: b for b in bills}
+    events: list[tuple[int, datetime, int, str, str, Any, Decimal, dict[str, Any]]] = []
+    for b in bills:
+        payload = _bill_payload(b)
+        events.append(
+            (b.commissioner_id, b.created_at, 0, str(b.id), "BILL", b, b.net_amount, payload)
+        )
+        if b.status == "VOID":
+            events.append(
+                (
+                    b.commissioner_id,
+                    b.updated_at,
+                    2,
+                    str(b.id),
+                    "BILL_VOID",
+                    b,
+                    -b.net_amount,
+                    payload,
+                )
+            )
+    for p in conn.execute(sa.text("SELECT * FROM payments")).all():
+        b = by_id[p.bill_id]
+        payload = {
+            "payment_id": str(p.id),
+            "bill_id": str(b.id),
+            "amount": _money(p.amount),
+            "method": p.method,
+            "note": p.note,
+        }
+        events.append(
+            (b.commissioner_id, p.created_at, 1, str(p.id), "PAYMENT", b, -p.amount, payload)
+        )
+    events.sort(key=lambda e: (e[0], e[1], e[2], e[3]))
+    heads: dict[int, tuple[int, str]] = {}
+    rows = []
+    for commissioner_id, at, _, _, kind, b, amount, payload in events:
+        seq, prev_hash = heads.get(commissioner_id, (0, GENESIS_HASH))
+        seq += 1
+        payload_text = _canonical(payload)
+        body = {
+            "commissioner_id": commissioner_id,
+            "seq": seq,
+            "at": _at(at),
+            "kind": kind,
+            "party_type": "FARMER",
+            "party_id": str(b.farmer_id),
+            "document_id": str(b.id),
+            "document_number": b.bill_number,
+            "amount": _money(amount),
+            "payload": payload_text,
+            "prev_hash": prev_hash,
+        }
+        hash_ = hashlib.sha256(_canonical(body).encode()).hexdigest()
+        rows.append(
+            {
+                **body,
+                "party_id": b.farmer_id,
+                "document_id": b.id,
+                "amount": amount,
+                "at": at,
+                "hash": hash_,
+            }
+        )
+        heads[commissioner_id] = (seq, hash_)
+    if rows:
+        conn.execute(
+            sa.text(
+                "INSERT INTO ledger_entries (commissioner_id, seq, at, kind, party_type, "
+                "party_id, document_id, document_number, amount, payload, prev_hash, hash) "
+                "VALUES (:commissioner_id, :seq, :at, :kind, :party_type, :party_id, "
+                ":document_id, :document_number, :amount, :payload, :prev_hash, :hash)"
+            ),
+            rows,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO ledger_heads (commissioner_id, last_seq, last_hash) "
+                "VALUES (:c, :s, :h)"
+            ),
+            [{"c": c, "s": s, "h": h} for c, (s, h) in heads.items()],
+        )
 
 
 def upgrade() -> None:
@@ -89,6 +212,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_ledger_entries_document", "ledger_entries", ["commissioner_id", "document_id"]
     )
+    _backfill()
     op.execute(APPEND_ONLY_FN)
     op.execute(
         "CREATE TRIGGER ledger_entries_no_update_delete BEFORE UPDATE OR DELETE ON ledger_entries "
