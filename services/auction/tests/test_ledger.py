@@ -312,7 +312,7 @@ async def test_day_book_lists_the_days_entries_with_totals(api: Any) -> None:
     body = resp.json()
     assert [e["seq"] for e in body["data"]] == [1, 2, 3]
     meta = body["meta"]
-    assert (meta["date"], meta["total"], meta["totalPages"], meta["net_amount"]) == (
+    assert (meta["day"], meta["total"], meta["totalPages"], meta["net_amount"]) == (
         str(today),
         4,
         2,

@@ -139,7 +139,7 @@ async def _day_book(
     base = ok_list([], page=page.page, limit=page.limit, total=total).meta
     meta = DayBookMeta(
         **base.model_dump(),
-        date=day.isoformat(),
+        day=day,
         totals=[KindTotal(kind=k, count=c, amount=a) for k, c, a in totals],
         net_amount=sum((a for _, _, a in totals), Decimal("0.00")),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any, Literal
@@ -50,7 +51,7 @@ class KindTotal(BaseModel):
 
 
 class DayBookMeta(ListMeta):
-    date: str
+    day: dt.date = Field(description="The UTC calendar day asked for (`?date=`).")
     totals: list[KindTotal]
     net_amount: Money = Field(description="Σ amount of every entry of the day.")
 
