@@ -326,6 +326,8 @@ async def test_day_book_lists_the_days_entries_with_totals(api: Any) -> None:
     yesterday = today - dt.timedelta(days=1)
     empty = (await api.call("GET", f"/api/reports/day-book?date={yesterday}", 23)).json()
     assert (empty["data"], empty["meta"]["total"], empty["meta"]["net_amount"]) == ([], 0, 0.0)
+    for edge in ("0001-01-01", "9999-12-31"):
+        assert (await api.ok("GET", f"/api/reports/day-book?date={edge}", 23)) == []
     bad = await api.call("GET", "/api/reports/day-book?date=2025-13-01", 23)
     assert bad.status_code == 400
     assert (await api.call("GET", "/api/reports/day-book", 23)).status_code == 400

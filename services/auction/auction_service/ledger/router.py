@@ -17,7 +17,7 @@ from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from ..masters.models import Farmer
 from ..masters.service import get_or_404
-from ..pagination import PageDep
+from ..pagination import Page, PageDep
 from . import service
 from .csvout import csv_response, wants_csv
 from .schemas import (
@@ -78,18 +78,18 @@ async def verify_ledger(db: SessionDep, principal: CommissionerDep) -> Envelope[
 
 
 async def _farmer_ledger(
-    request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep, farmer_id: str
+    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, farmer_id: str
 ) -> Any:
     farmer = await get_or_404(db, Farmer, principal.user_id, farmer_id)
-    as_csv = wants_csv(request)
+    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
     rows, total = await service.farmer_ledger(
         db,
         principal.user_id,
         farmer.id,
-        offset=0 if as_csv else page.offset,
-        limit=None if as_csv else page.limit,
+        offset=0 if page is None else page.offset,
+        limit=None if page is None else page.limit,
     )
-    if as_csv:
+    if page is None:
         return csv_response(
             f"ledger-{farmer.name}",
             (*ENTRY_HEADER[:-1], "balance", "hash"),
@@ -117,24 +117,24 @@ async def farmer_ledger(
     responses={**error_responses(404), **_CSV},
 )
 async def farmer_ledger_csv(
-    farmer_id: str, request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
+    farmer_id: str, request: Request, db: SessionDep, principal: CommissionerDep
 ) -> Any:
     """The farmer's ledger as CSV (every entry)."""
-    return await _farmer_ledger(request, db, principal, page, farmer_id)
+    return await _farmer_ledger(request, db, principal, None, farmer_id)
 
 
 async def _day_book(
-    request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep, day: dt.date
+    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, day: dt.date
 ) -> Any:
-    as_csv = wants_csv(request)
+    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
     entries, total, totals = await service.day_book(
         db,
         principal.user_id,
         day,
-        offset=0 if as_csv else page.offset,
-        limit=None if as_csv else page.limit,
+        offset=0 if page is None else page.offset,
+        limit=None if page is None else page.limit,
     )
-    if as_csv:
+    if page is None:
         return csv_response(f"day-book-{day.isoformat()}", ENTRY_HEADER, map(_entry_row, entries))
     base = ok_list([], page=page.page, limit=page.limit, total=total).meta
     meta = DayBookMeta(
@@ -169,10 +169,10 @@ async def day_book(
     tags=["reports"],
 )
 async def day_book_csv(
-    day: DayQuery, request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
+    day: DayQuery, request: Request, db: SessionDep, principal: CommissionerDep
 ) -> Any:
     """The day book as CSV (every entry of the day)."""
-    return await _day_book(request, db, principal, page, day)
+    return await _day_book(request, db, principal, None, day)
 
 
 OUTSTANDING_HEADER = (
@@ -189,17 +189,17 @@ OUTSTANDING_HEADER = (
 
 
 async def _outstanding(
-    request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
+    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None
 ) -> Any:
-    as_csv = wants_csv(request)
+    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
     rows, total = await service.outstanding(
         db,
         principal.user_id,
-        offset=0 if as_csv else page.offset,
-        limit=None if as_csv else page.limit,
+        offset=0 if page is None else page.offset,
+        limit=None if page is None else page.limit,
     )
     data = [outstanding_out(bill, name, owed) for bill, name, owed in rows]
-    if as_csv:
+    if page is None:
         return csv_response(
             "outstanding",
             OUTSTANDING_HEADER,
@@ -240,8 +240,6 @@ async def outstanding(
     responses={**error_responses(), **_CSV},
     tags=["reports"],
 )
-async def outstanding_csv(
-    request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
-) -> Any:
+async def outstanding_csv(request: Request, db: SessionDep, principal: CommissionerDep) -> Any:
     """Outstanding bills as CSV (every row)."""
-    return await _outstanding(request, db, principal, page)
+    return await _outstanding(request, db, principal, None)

@@ -229,7 +229,10 @@ async def verify(db: AsyncSession, commissioner_id: int) -> Verification:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a UTC day; 9999-12-31 ends at the last microsecond Python can hold."""
     start = datetime.combine(day, time.min, tzinfo=UTC)
+    if day == date.max:
+        return start, datetime.combine(day, time.max, tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
