@@ -348,7 +348,12 @@ async def test_outstanding_lists_unpaid_and_partial_bills_oldest_first(api: Any)
     assert [
         (r["bill_number"], r["net_amount"], r["paid_amount"], r["outstanding_amount"]) for r in rows
     ] == [("BILL-001", 95.0, 30.0, 65.0), ("BILL-002", 190.0, 0.0, 190.0)]
-    assert rows[0]["farmer"] == {"id": m["farmer_id"], "name": "John Farmer"}
+    assert rows[0]["farmer"] == {
+        "id": m["farmer_id"],
+        "name": "John Farmer",
+        "phone": "+1234567890",
+        "village": "Village",
+    }
     assert (rows[0]["due_at"], rows[0]["overdue"]) == (None, False)
     assert rows[0]["date"] == a["created_at"] and rows[1]["bill_id"] == b["id"]
 

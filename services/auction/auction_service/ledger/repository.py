@@ -139,7 +139,7 @@ async def day_entries(
 
 async def farmer_outstanding(
     db: AsyncSession, commissioner_id: int, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[Bill, str, Decimal]], int]:
+) -> tuple[Sequence[Row[Bill, Farmer, Decimal]], int]:
     """Bills the journal says are still owed to their farmer (Σ amount > 0), oldest first."""
     owed = (
         select(
@@ -152,7 +152,7 @@ async def farmer_outstanding(
         .subquery()
     )
     base = (
-        select(Bill, Farmer.name, owed.c.outstanding)
+        select(Bill, Farmer, owed.c.outstanding)
         .join(owed, owed.c.bill_id == Bill.id)
         .join(Farmer, Farmer.id == Bill.farmer_id)
         .where(Bill.commissioner_id == commissioner_id)

@@ -198,7 +198,7 @@ async def _outstanding(
         offset=0 if page is None else page.offset,
         limit=None if page is None else page.limit,
     )
-    data = [outstanding_out(bill, name, owed) for bill, name, owed in rows]
+    data = [outstanding_out(bill, farmer, owed) for bill, farmer, owed in rows]
     if page is None:
         return csv_response(
             "outstanding",

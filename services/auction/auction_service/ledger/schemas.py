@@ -10,7 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..bills.models import Bill
+from ..bills.schemas import FarmerRef
 from ..envelope import ListMeta, Money, Timestamp, UuidText
+from ..masters.models import Farmer
 from .models import LedgerEntry
 
 
@@ -64,11 +66,6 @@ class DayBookEnvelope(BaseModel):
     meta: DayBookMeta
 
 
-class FarmerRef(BaseModel):
-    id: UuidText
-    name: str
-
-
 class OutstandingBillOut(BaseModel):
     bill_id: UuidText
     bill_number: str
@@ -101,12 +98,14 @@ def farmer_entry_out(entry: LedgerEntry, balance: Decimal) -> FarmerLedgerEntryO
     return FarmerLedgerEntryOut(**entry_out(entry).model_dump(), balance=balance)
 
 
-def outstanding_out(bill: Bill, farmer_name: str, owed: Decimal) -> OutstandingBillOut:
+def outstanding_out(bill: Bill, farmer: Farmer, owed: Decimal) -> OutstandingBillOut:
     return OutstandingBillOut(
         bill_id=str(bill.id),
         bill_number=bill.bill_number,
         date=bill.created_at,
-        farmer=FarmerRef(id=str(bill.farmer_id), name=farmer_name),
+        farmer=FarmerRef(
+            id=str(farmer.id), name=farmer.name, phone=farmer.phone, village=farmer.village
+        ),
         net_amount=bill.net_amount,
         paid_amount=bill.paid_amount,
         outstanding_amount=owed,

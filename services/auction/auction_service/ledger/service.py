@@ -21,6 +21,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..bills.models import Bill, Payment
+from ..masters.models import Farmer
 from . import repository as repo
 from .models import GENESIS_HASH, KIND_PARTY, LedgerEntry
 
@@ -257,5 +258,5 @@ async def day_book(
 
 async def outstanding(
     db: AsyncSession, commissioner_id: int, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[Bill, str, Decimal]], int]:
+) -> tuple[Sequence[Row[Bill, Farmer, Decimal]], int]:
     return await repo.farmer_outstanding(db, commissioner_id, offset=offset, limit=limit)
