@@ -14,6 +14,7 @@ from servicekit.errors import Conflict, NotFound
 from ..charges.models import Charge
 from ..errors import field_error
 from ..items.models import AuctionItem
+from ..ledger import service as ledger_service
 from . import repository as repo
 from .models import Bill, BillCharge, BillItem, Payment
 
@@ -186,6 +187,8 @@ async def generate_bill(
     db.add(bill)
     await db.flush()
     await repo.mark_items_billed(db, [item.id for item, _ in rows], bill.id)
+    # Same transaction: the bill and its journal entry commit (or roll back) together.
+    await ledger_service.record_bill(db, bill)
     return bill
 
 
@@ -236,6 +239,7 @@ async def add_payment(
     bill.paid_amount = paid
     bill.payment_status = payment_status_for(paid, bill.net_amount)
     await db.flush()
+    await ledger_service.record_payment(db, bill, payment)
     return payment, bill
 
 
@@ -251,3 +255,4 @@ async def void_bill(db: AsyncSession, commissioner_id: int, bill_id: uuid.UUID) 
     await repo.release_items(db, bill.id)
     bill.status = "VOID"
     await db.flush()
+    await ledger_service.record_bill_void(db, bill)

@@ -1,0 +1,245 @@
+"""The journal's views: verify, a farmer's ledger, the day book, outstanding bills.
+
+Each list is the envelope with pagination; `Accept: text/csv` or the `.csv` path gives every
+row (no paging) as CSV instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from ..dependencies import CommissionerDep, SessionDep
+from ..envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
+from ..masters.models import Farmer
+from ..masters.service import get_or_404
+from ..pagination import Page, PageDep
+from . import service
+from .csvout import csv_response, wants_csv
+from .schemas import (
+    DayBookEnvelope,
+    DayBookMeta,
+    FarmerLedgerEntryOut,
+    KindTotal,
+    OutstandingBillOut,
+    VerifyOut,
+    entry_out,
+    farmer_entry_out,
+    outstanding_out,
+)
+
+router = APIRouter(tags=["ledger"])
+
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+ENTRY_HEADER = (
+    "seq",
+    "at",
+    "kind",
+    "party_type",
+    "party_id",
+    "document_number",
+    "amount",
+    "hash",
+)
+
+
+def _entry_row(e: Any) -> list[object]:
+    return [
+        e.seq,
+        service.at_text(e.at),
+        e.kind,
+        e.party_type,
+        e.party_id,
+        e.document_number,
+        e.amount,
+        e.hash,
+    ]
+
+
+@router.get("/api/ledger/verify", response_model=Envelope[VerifyOut], responses=error_responses())
+async def verify_ledger(db: SessionDep, principal: CommissionerDep) -> Envelope[VerifyOut]:
+    """Recompute the caller's hash chain: valid, entries checked, head hash, first broken seq."""
+    result = await service.verify(db, principal.user_id)
+    return ok(
+        VerifyOut(
+            valid=result.valid,
+            entries=result.entries,
+            head_hash=result.head_hash,
+            first_broken_seq=result.first_broken_seq,
+            reason=result.reason,
+        )
+    )
+
+
+async def _farmer_ledger(
+    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, farmer_id: str
+) -> Any:
+    farmer = await get_or_404(db, Farmer, principal.user_id, farmer_id)
+    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
+    rows, total = await service.farmer_ledger(
+        db,
+        principal.user_id,
+        farmer.id,
+        offset=0 if page is None else page.offset,
+        limit=None if page is None else page.limit,
+    )
+    if page is None:
+        return csv_response(
+            f"ledger-{farmer.name}",
+            (*ENTRY_HEADER[:-1], "balance", "hash"),
+            ([*_entry_row(e)[:-1], balance, e.hash] for e, balance in rows),
+        )
+    data = [farmer_entry_out(e, balance) for e, balance in rows]
+    return ok_list(data, page=page.page, limit=page.limit, total=total)
+
+
+@router.get(
+    "/api/farmers/{farmer_id}/ledger",
+    response_model=ListEnvelope[FarmerLedgerEntryOut],
+    responses={**error_responses(404), **_CSV},
+)
+async def farmer_ledger(
+    farmer_id: str, request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
+) -> Any:
+    """A farmer's journal entries, oldest first, with the running balance the agent owes."""
+    return await _farmer_ledger(request, db, principal, page, farmer_id)
+
+
+@router.get(
+    "/api/farmers/{farmer_id}/ledger.csv",
+    response_class=Response,
+    responses={**error_responses(404), **_CSV},
+)
+async def farmer_ledger_csv(
+    farmer_id: str, request: Request, db: SessionDep, principal: CommissionerDep
+) -> Any:
+    """The farmer's ledger as CSV (every entry)."""
+    return await _farmer_ledger(request, db, principal, None, farmer_id)
+
+
+async def _day_book(
+    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, day: dt.date
+) -> Any:
+    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
+    entries, total, totals = await service.day_book(
+        db,
+        principal.user_id,
+        day,
+        offset=0 if page is None else page.offset,
+        limit=None if page is None else page.limit,
+    )
+    if page is None:
+        return csv_response(f"day-book-{day.isoformat()}", ENTRY_HEADER, map(_entry_row, entries))
+    base = ok_list([], page=page.page, limit=page.limit, total=total).meta
+    meta = DayBookMeta(
+        **base.model_dump(),
+        day=day,
+        totals=[KindTotal(kind=k, count=c, amount=a) for k, c, a in totals],
+        net_amount=sum((a for _, _, a in totals), Decimal("0.00")),
+    )
+    return DayBookEnvelope(data=[entry_out(e) for e in entries], meta=meta)
+
+
+DayQuery = Annotated[dt.date, Query(alias="date", description="A UTC calendar day, YYYY-MM-DD")]
+
+
+@router.get(
+    "/api/reports/day-book",
+    response_model=DayBookEnvelope,
+    responses={**error_responses(), **_CSV},
+    tags=["reports"],
+)
+async def day_book(
+    day: DayQuery, request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
+) -> Any:
+    """Every journal entry of one UTC day in seq order, with totals per kind."""
+    return await _day_book(request, db, principal, page, day)
+
+
+@router.get(
+    "/api/reports/day-book.csv",
+    response_class=Response,
+    responses={**error_responses(), **_CSV},
+    tags=["reports"],
+)
+async def day_book_csv(
+    day: DayQuery, request: Request, db: SessionDep, principal: CommissionerDep
+) -> Any:
+    """The day book as CSV (every entry of the day)."""
+    return await _day_book(request, db, principal, None, day)
+
+
+OUTSTANDING_HEADER = (
+    "bill_number",
+    "date",
+    "farmer_id",
+    "farmer_name",
+    "net_amount",
+    "paid_amount",
+    "outstanding_amount",
+    "due_at",
+    "overdue",
+)
+
+
+async def _outstanding(
+    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None
+) -> Any:
+    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
+    rows, total = await service.outstanding(
+        db,
+        principal.user_id,
+        offset=0 if page is None else page.offset,
+        limit=None if page is None else page.limit,
+    )
+    data = [outstanding_out(bill, farmer, owed) for bill, farmer, owed in rows]
+    if page is None:
+        return csv_response(
+            "outstanding",
+            OUTSTANDING_HEADER,
+            (
+                [
+                    o.bill_number,
+                    service.at_text(o.date),
+                    o.farmer.id,
+                    o.farmer.name,
+                    o.net_amount,
+                    o.paid_amount,
+                    o.outstanding_amount,
+                    None if o.due_at is None else service.at_text(o.due_at),
+                    o.overdue,
+                ]
+                for o in data
+            ),
+        )
+    return ok_list(data, page=page.page, limit=page.limit, total=total)
+
+
+@router.get(
+    "/api/reports/outstanding",
+    response_model=ListEnvelope[OutstandingBillOut],
+    responses={**error_responses(), **_CSV},
+    tags=["reports"],
+)
+async def outstanding(
+    request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
+) -> Any:
+    """Bills not yet fully paid to their farmer, overdue first, then oldest first."""
+    return await _outstanding(request, db, principal, page)
+
+
+@router.get(
+    "/api/reports/outstanding.csv",
+    response_class=Response,
+    responses={**error_responses(), **_CSV},
+    tags=["reports"],
+)
+async def outstanding_csv(request: Request, db: SessionDep, principal: CommissionerDep) -> Any:
+    """Outstanding bills as CSV (every row)."""
+    return await _outstanding(request, db, principal, None)
