@@ -5,3 +5,4 @@ from .bills import models as bills_models  # noqa: F401
 from .items import models as items_models  # noqa: F401
 from .masters import models as masters_models  # noqa: F401
 from .sessions import models as sessions_models  # noqa: F401
+from .verification import models as verification_models  # noqa: F401

@@ -117,6 +117,9 @@ class BillOut(BaseModel):
     farmer: FarmerRef
     bill_items: list[BillItemOut]
     payments: list[PaymentOut]
+    verification_code: str = Field(
+        description="The farmer's key to the signed public copy: GET /api/public/bills/{code}"
+    )
 
 
 def _farmer_ref(farmer: Farmer) -> FarmerRef:
@@ -185,4 +188,5 @@ def bill_out(bill: Bill) -> BillOut:
         farmer=_farmer_ref(bill.farmer),
         bill_items=[bill_item_out(line) for line in bill.bill_items],
         payments=[payment_out(p) for p in bill.payments],
+        verification_code=bill.verification_code,
     )
