@@ -290,8 +290,9 @@ def _qr_pixels(html: str, scale: int = 8) -> np.ndarray:
     1-unit-wide horizontal stroke of an `M x y.5 h n m dx dy` path."""
     svg = re.search(r"<svg[^>]*>.*?</svg>", html, re.DOTALL)
     assert svg is not None
-    width = int(re.search(r'width="(\d+)"', svg.group(0)).group(1))  # type: ignore[union-attr]
-    height = int(re.search(r'height="(\d+)"', svg.group(0)).group(1))  # type: ignore[union-attr]
+    box = re.search(r'viewBox="0 0 (\d+) (\d+)"', svg.group(0))
+    assert box is not None, "a viewBox, so the page's stylesheet can size it"
+    width, height = int(box.group(1)), int(box.group(2))
     path = re.search(r'<path[^>]* d="([^"]+)"', svg.group(0)).group(1)  # type: ignore[union-attr]
     grid = np.full((height, width), 255, dtype=np.uint8)
     x = y = 0.0

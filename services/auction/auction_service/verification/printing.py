@@ -37,6 +37,7 @@ th.n, td.n { text-align: right; font-variant-numeric: tabular-nums; }
 tfoot td { font-weight: bold; border-bottom: none; border-top: 2px solid #000; }
 .void { color: #b00; font-weight: bold; font-size: 14pt; }
 footer { font-size: 8pt; color: #333; margin-top: 4mm; }
+@media screen { body { margin: 12mm auto; } }
 @media print { body { max-width: none; } }
 """.strip()
 
@@ -53,10 +54,11 @@ def verification_url(public_base_url: str, code: str) -> str:
 
 
 def qr_svg(url: str) -> str:
-    """The URL as a QR code (error correction M), inline SVG without XML declaration."""
+    """The URL as a QR code (error correction M), inline SVG without XML declaration; a
+    viewBox instead of a size, so the stylesheet scales it."""
     out = io.BytesIO()
     segno.make(url, error="m", micro=False).save(
-        out, kind="svg", xmldecl=False, svgns=True, nl=False, border=4, title=None
+        out, kind="svg", xmldecl=False, svgns=True, nl=False, border=4, omitsize=True
     )
     return out.getvalue().decode()
 
