@@ -85,6 +85,8 @@ def test_public_bill_through_the_gateway_without_login_verifies_and_matches_the_
     url = _qr_text(printed.text)
     path = urlsplit(url).path
     assert path == f"/api/public/bills/{bill['verification_code']}"
+    # AUCTION_PUBLIC_BASE_URL: the launcher gives the gateway's own address
+    assert url == f"{str(gw.base_url).rstrip('/')}{path}"
     # Another agent cannot print it.
     other_agent = make_user(("commissioner",))
     denied = gw.get(f"/api/bills/{bill['id']}/print", headers=other_agent.bearer)
