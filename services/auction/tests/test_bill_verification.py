@@ -16,9 +16,13 @@ import numpy as np
 import pytest
 import zxingcpp
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import text
 
+from auction_service.config import Settings
 from auction_service.verification.canonical import canonical_json
+from auction_service.verification.keys import BillSigner
+from servicekit.ed25519 import private_pem, thumbprint
 
 C = 31
 OTHER = 32
@@ -387,3 +391,35 @@ async def test_print_needs_the_bills_owner(api: Any) -> None:
 )
 def test_canonical_json_is_rfc8785(value: Any, expected: str) -> None:
     assert canonical_json(value) == expected.encode()
+
+
+# ---- the signing key ---------------------------------------------------------------------
+
+
+async def test_generated_signing_key_is_kept_in_the_database_and_shared_by_replicas(
+    auction_app: Any,
+) -> None:
+    """Without AUCTION_SIGNING_KEY the first signer generates a key and stores it; another
+    replica (a second signer) signs with the same key and publishes the same JWKS."""
+    db = auction_app.state.db
+    first, second = BillSigner(), BillSigner()
+    sig = await first.sign(db, b"bill")
+    assert (await second.sign(db, b"bill")) == sig  # Ed25519 is deterministic
+    assert await first.jwks(db) == await second.jwks(db)
+    async with db.engine.connect() as conn:
+        kids = (await conn.execute(text("SELECT kid FROM signing_keys WHERE active"))).all()
+    assert [k for (k,) in kids] == [sig["kid"]]
+
+
+async def test_configured_signing_key_signs_with_its_thumbprint_as_kid(auction_app: Any) -> None:
+    key = Ed25519PrivateKey.generate()
+    signer = BillSigner(private_pem(key))
+    sig = await signer.sign(auction_app.state.db, b"bill")
+    assert sig["kid"] == thumbprint(key)
+    key.public_key().verify(_b64url_decode(sig["value"]), b"bill")
+    assert sig["kid"] in {k["kid"] for k in (await signer.jwks(auction_app.state.db))["keys"]}
+
+
+def test_a_signing_key_that_is_not_ed25519_pem_fails_at_start() -> None:
+    with pytest.raises(ValueError, match="signing_key"):
+        Settings(signing_key="not a pem")  # type: ignore[arg-type]
