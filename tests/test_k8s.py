@@ -284,7 +284,7 @@ def test_custom_resources_have_their_required_and_known_fields(example: list[Man
         if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
             assert _field_problems(obj, obj["kind"]) == []
             checked += 1
-    assert checked == 3 + 9 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
+    assert checked == 3 + 11 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
     # The checker finds a misspelt field.
     cluster = merge(_of_kind(example, "Cluster")["auth-db"], {"spec": {"instance": 3}})
     assert _field_problems(cluster, "Cluster") == ["Cluster.spec: instance is not a known field"]
@@ -731,11 +731,13 @@ AUTH_ONLY_ENV = {
     "AUTH_SIGNING_KEY",
     "AUTH_PREVIOUS_SIGNING_KEYS",
 }
+# the printed bill's QR code names the gateway's public address
+AUCTION_ONLY_ENV = frozenset({"AUCTION_PUBLIC_BASE_URL"})
 
 
 def _as_twin(objects: list[Manifest], name: str) -> list[str]:
     """A service's objects with its name written as SERVICE, without what may differ between
-    the services: resources and auth's own settings."""
+    the services: resources, auth's own settings and auction's public address."""
     twins = []
     for obj in objects:
         if obj["metadata"]["name"] not in (name, f"{name}-migrate"):
@@ -744,7 +746,8 @@ def _as_twin(objects: list[Manifest], name: str) -> list[str]:
         for container in containers(obj):
             container.pop("resources", None)
             env = container.get("env", [])
-            container["env"] = [e for e in env if e["name"] not in AUTH_ONLY_ENV]
+            own = AUTH_ONLY_ENV | AUCTION_ONLY_ENV
+            container["env"] = [e for e in env if e["name"] not in own]
         text = json.dumps(obj, sort_keys=True)
         twins.append(text.replace(name.upper(), "SERVICE").replace(name, "service"))
     return twins

@@ -47,6 +47,9 @@ PUBLIC = {
     ("post", "/auth/refresh"),
     ("post", "/auth/logout"),
     ("get", "/auth/.well-known/jwks.json"),
+    # auction: the farmer's signed bill and its key (issue 11)
+    ("get", "/api/public/bills/{code}"),
+    ("get", "/api/public/.well-known/jwks.json"),
 }
 # The creating POSTs that go through Idempotency.respond (SPEC section 6, seed 003).
 IDEMPOTENT = {
@@ -361,7 +364,7 @@ def test_types_are_as_strong_as_the_data(docs: dict[str, dict[str, Any]], servic
                 # auth's integer user id, as text)
                 if service != "auction":
                     want = [{"type": "integer"}]
-                elif name == "commissioner_id":
+                elif name == "commissioner_id" or (model, name) == ("PublicCommissioner", "id"):
                     want = [{"type": "string", "pattern": "^[0-9]+$"}]
                 else:
                     want = [{"type": "string", "format": "uuid"}]

@@ -541,6 +541,9 @@ class Stack:
         env.setdefault(f"{prefix}_ENVIRONMENT", "development")
         if name in self.resolved_urls:
             env[f"{prefix}_DATABASE_URL"] = self.resolved_urls[name]
+        if name == "auction":
+            # the printed bill's QR code: the verification URL on this gateway
+            env["AUCTION_PUBLIC_BASE_URL"] = self.gateway_url
         if name == "auth":
             env["AUTH_COOKIE_SECURE"] = "false"  # plain HTTP on 127.0.0.1
             if self.admin_email and self.admin_password:

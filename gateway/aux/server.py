@@ -113,7 +113,9 @@ class Handler(BaseHTTPRequestHandler):
         rid = self.headers.get("X-Request-ID", "")
         return rid if _VALID_RID.match(rid) else uuid.uuid4().hex
 
-    def _send_json(self, status: int, body: dict[str, Any], rid: str) -> None:
+    def _send_json(
+        self, status: int, body: dict[str, Any], rid: str, service: str | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -122,8 +124,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Request-ID", rid)
         if status in (502, 503, 504):
             self.send_header("Retry-After", "1")
-        elif status == 429:  # login/register: the auth service's login window (60 s)
-            self.send_header("Retry-After", "60")
+        elif status == 429:
+            # login/register: the auth service's login window (60 s); auction's public bill
+            # pages: the gateway's per-second rate limit
+            self.send_header("Retry-After", "1" if service == "auction" else "60")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -174,7 +178,8 @@ class Handler(BaseHTTPRequestHandler):
         if match and match["service"] in SERVICES:
             status = int(match["status"])
             if 400 <= status <= 599:
-                self._send_json(status, error_body(match["service"], status), rid)
+                service = match["service"]
+                self._send_json(status, error_body(service, status), rid, service)
                 return
         self._send_json(404, {"detail": "Not found"}, rid)
 

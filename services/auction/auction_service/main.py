@@ -7,11 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from servicekit.app import create_resource_app
-from servicekit.openapi import OpenAPIOptions
+from servicekit.openapi import GATEWAY_RATE_LIMITED, OpenAPIOptions
 
 from .config import Settings, get_settings
 from .envelope import ErrorEnvelope
 from .errors import render_error
+from .verification.keys import BillSigner
+from .verification.router import PUBLIC_BILL_PATH, PUBLIC_JWKS_PATH
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -28,8 +30,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         validation_status=400,
         validation_code="VALIDATION_ERROR",
         malformed_json_code="VALIDATION_ERROR",
-        openapi=OpenAPIOptions(error_model=ErrorEnvelope),
+        openapi=OpenAPIOptions(
+            error_model=ErrorEnvelope,
+            # gateway/dynamic.yml: auction-public-rate-limit
+            rate_limited=GATEWAY_RATE_LIMITED | {PUBLIC_BILL_PATH, PUBLIC_JWKS_PATH},
+        ),
     )
+    key = settings.signing_key.get_secret_value() if settings.signing_key else None
+    app.state.bill_signer = BillSigner(key)
 
     from . import models  # noqa: F401  (every table registered before first use)
     from .bills.router import router as bills_router
@@ -37,10 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from .ledger.router import router as ledger_router
     from .masters.router import router as masters_router
     from .sessions.router import router as sessions_router
+    from .verification.router import router as verification_router
 
     app.include_router(sessions_router)
     app.include_router(items_router)
     app.include_router(masters_router)
     app.include_router(bills_router)
     app.include_router(ledger_router)
+    app.include_router(verification_router)
     return app

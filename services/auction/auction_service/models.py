@@ -7,3 +7,4 @@ from .items import models as items_models  # noqa: F401
 from .ledger import models as ledger_models  # noqa: F401
 from .masters import models as masters_models  # noqa: F401
 from .sessions import models as sessions_models  # noqa: F401
+from .verification import models as verification_models  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -54,6 +55,22 @@ NET_SQL = (
 
 # 'BILL-001' .. 'BILL-999', then 'BILL-1000': lpad alone would truncate past three digits.
 BILL_NUMBER_SQL = "'BILL-' || CASE WHEN seq < 1000 THEN lpad(seq::text, 3, '0') ELSE seq::text END"
+
+
+# A bill's public verification code: 24 random bytes (192 bits) from `secrets`, base64url.
+VERIFICATION_CODE_BYTES = 24
+VERIFICATION_CODE_PATTERN = "^[A-Za-z0-9_-]{22,64}$"
+
+
+# For rows inserted by plain SQL: two v4 UUIDs (244 random bits of pg_strong_random), base64url.
+VERIFICATION_CODE_SQL = (
+    "translate(encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), 'base64'),"
+    " '+/=', '-_')"
+)
+
+
+def new_verification_code() -> str:
+    return secrets.token_urlsafe(VERIFICATION_CODE_BYTES)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -116,6 +133,10 @@ class Bill(Timestamps, Base):
         CheckConstraint("paid_amount >= 0 AND paid_amount <= net_amount", name="paid_range"),
         CheckConstraint(_in("payment_status", PAYMENT_STATUSES), name="payment_status_valid"),
         CheckConstraint(_in("status", BILL_STATUSES), name="status_valid"),
+        UniqueConstraint("verification_code", name="uq_bills_verification_code"),
+        CheckConstraint(
+            f"verification_code ~ '{VERIFICATION_CODE_PATTERN}'", name="verification_code_format"
+        ),
         Index("ix_bills_commissioner_session", "commissioner_id", "session_id"),
         Index("ix_bills_commissioner_farmer", "commissioner_id", "farmer_id"),
         Index("ix_bills_session_id", "session_id"),
@@ -156,6 +177,13 @@ class Bill(Timestamps, Base):
     )
     status: Mapped[str] = mapped_column(
         Text, nullable=False, default="ACTIVE", server_default=text("'ACTIVE'")
+    )
+    # The farmer's key to the public, signed copy (GET /api/public/bills/{code}).
+    verification_code: Mapped[str] = mapped_column(
+        Text,
+        nullable=False,
+        default=new_verification_code,
+        server_default=text(VERIFICATION_CODE_SQL),
     )
 
     farmer: Mapped[Farmer] = relationship(lazy="raise")

@@ -229,6 +229,9 @@ class BillOut(BaseModel):
     bill_items: list[BillItemOut]
     charges: list[ChargeLineOut]
     payments: list[PaymentOut]
+    verification_code: str = Field(
+        description="The farmer's key to the signed public copy: GET /api/public/bills/{code}"
+    )
 
 
 def is_overdue(bill: Bill, now: datetime) -> bool:
@@ -345,4 +348,5 @@ def bill_out(bill: Bill, now: datetime | None = None) -> BillOut:
         bill_items=[bill_item_out(line) for line in bill.bill_items],
         charges=charge_lines_out(bill),
         payments=[payment_out(p) for p in bill.payments],
+        verification_code=bill.verification_code,
     )
