@@ -135,7 +135,15 @@ async def test_public_bill_needs_no_login_and_shows_number_date_farmer_lots_char
     # total 100.10 + 0.99 = 101.09; commission 5 % = 5.0545 -> 5.05 (half up); net 96.04
     assert Decimal(str(data["total_amount"])) == Decimal("101.09")
     assert data["charges"] == [
-        {"name": "Commission", "payer": "FARMER", "basis": 101.09, "rate": 5.0, "amount": 5.05}
+        {
+            "name": "Commission",
+            "kind": "PERCENT",
+            "payer": "FARMER",
+            "unit": None,
+            "basis": 101.09,
+            "rate": 5.0,
+            "amount": 5.05,
+        }
     ]
     assert Decimal(str(data["net_amount"])) == Decimal("96.04")
     # paid 50.00 of 96.04: balance 46.04, PARTIAL
@@ -144,6 +152,35 @@ async def test_public_bill_needs_no_login_and_shows_number_date_farmer_lots_char
     assert [(p["amount"], p["method"]) for p in data["payments"]] == [(50.0, "UPI")]
     assert data["payment_status"] == "PARTIAL" and data["status"] == "ACTIVE"
     assert resp.headers["cache-control"] == "no-store"
+
+
+async def test_public_bill_lists_the_farmer_side_charges_and_never_a_buyer_side_one(
+    api: Any,
+) -> None:
+    """Issue 11 item 1 on the public copy: every farmer-side line the bill has (commission,
+    then the charges), no buyer-side charge, no ids."""
+    await api.ok(
+        "POST",
+        "/api/charges",
+        C,
+        201,
+        json={"name": "Hamali", "kind": "FIXED_PER_LOT", "rate": 7.5, "payer": "FARMER"},
+    )
+    await api.ok(
+        "POST",
+        "/api/charges",
+        C,
+        201,
+        json={"name": "Market fee", "kind": "PERCENT", "rate": 1, "payer": "BUYER"},
+    )
+    made = await _billed(api)
+    data = (await _public(api, made["bill"]["verification_code"])).json()["data"]
+    # 2 lots x 7.50 = 15.00 hamali; commission 5.05 as before; net 101.09 - 5.05 - 15.00 = 81.04
+    assert [(c["name"], c["kind"], c["basis"], c["amount"]) for c in data["charges"]] == [
+        ("Commission", "PERCENT", 101.09, 5.05),
+        ("Hamali", "FIXED_PER_LOT", 2.0, 15.0),
+    ]
+    assert Decimal(str(data["net_amount"])) == Decimal("81.04")
 
 
 async def test_public_bill_shows_nothing_another_bills_code_would_not(api: Any) -> None:

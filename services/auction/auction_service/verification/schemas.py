@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..bills.models import Bill
-from ..bills.schemas import BillStatus, PaymentMethod, PaymentStatus
+from ..bills.schemas import BillStatus, PaymentMethod, PaymentStatus, charge_lines_out
+from ..charges.schemas import ChargeKind
 from ..envelope import CommissionerId, Meta, Money, Quantity, Rate, Timestamp
 from ..items.schemas import Unit
 
@@ -33,12 +34,17 @@ class PublicLot(BaseModel):
 
 
 class PublicCharge(BaseModel):
-    """A deduction from the farmer's total (today: the commission)."""
+    """A deduction from the farmer's total: the commission (when the farmer pays it) or a
+    farmer-side charge, as on the bill (bills.schemas.charge_lines_out), without ids."""
 
     name: str
+    kind: ChargeKind
     payer: Literal["FARMER", "BUYER"]
-    basis: Money = Field(description="The amount the rate applies to")
-    rate: Rate = Field(description="Percent")
+    unit: Unit | None
+    basis: Quantity = Field(
+        description="PERCENT: the lots total; PER_UNIT: quantity in `unit`; FIXED_PER_LOT: lots"
+    )
+    rate: Rate = Field(description="PERCENT: percent; otherwise money per unit or per lot")
     amount: Money
 
 
@@ -115,12 +121,15 @@ def public_bill(bill: Bill) -> PublicBill:
         total_amount=bill.total_amount,
         charges=[
             PublicCharge(
-                name="Commission",
-                payer="FARMER",
-                basis=bill.total_amount,
-                rate=bill.commission_rate,
-                amount=bill.commission_amount,
+                name=line.name,
+                kind=line.kind,
+                payer=line.payer,
+                unit=line.unit,
+                basis=line.basis,
+                rate=line.rate,
+                amount=line.amount,
             )
+            for line in charge_lines_out(bill)
         ],
         net_amount=bill.net_amount,
         paid_amount=bill.paid_amount,
