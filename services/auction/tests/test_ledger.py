@@ -354,8 +354,25 @@ async def test_outstanding_lists_unpaid_and_partial_bills_oldest_first(api: Any)
         "phone": "+1234567890",
         "village": "Village",
     }
-    assert (rows[0]["due_at"], rows[0]["overdue"]) == (None, False)
+    # Sessions of 2020 under SAME_DAY terms: both long overdue, the earlier due first.
+    assert (rows[0]["due_at"], rows[0]["overdue"]) == (a["due_at"], True)
     assert rows[0]["date"] == a["created_at"] and rows[1]["bill_id"] == b["id"]
+
+
+async def test_outstanding_lists_overdue_bills_first(api: Any) -> None:
+    """Issue 11: farmers unpaid, overdue first. X (made first, its session tomorrow: due the
+    midnight after it) is not overdue; Y (made second, a 2020 session) is, so Y comes first."""
+    m = await api.masters(26)
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    s = await api.session(26, f"{tomorrow}T10:00:00Z")
+    await api.item(s["id"], m, user_id=26, final_price=100.0, quantity=1)
+    x = await api.ok(
+        "POST", f"/api/sessions/{s['id']}/bills", 26, 201, json={"farmer_id": m["farmer_id"]}
+    )
+    y = await _bill(api, 26, m, ["50.00"])
+    rows = await api.ok("GET", "/api/reports/outstanding", 26)
+    assert [(r["bill_id"], r["overdue"]) for r in rows] == [(y["id"], True), (x["id"], False)]
+    assert rows[1]["due_at"] == f"{tomorrow + dt.timedelta(days=1)}T00:00:00.000Z"
 
 
 async def test_csv_outputs_are_exact_and_defuse_formulas(api: Any) -> None:
@@ -393,10 +410,12 @@ async def test_csv_outputs_are_exact_and_defuse_formulas(api: Any) -> None:
     assert out.headers["content-disposition"] == 'attachment; filename="outstanding.csv"'
     created = out.text.split("\r\n")[1].split(",")[1]
     assert created[:23] == bill["created_at"][:23]
+    due = out.text.split("\r\n")[1].split(",")[-2]
+    assert due[:19] == bill["due_at"][:19]
     assert out.text == (
         "bill_number,date,farmer_id,farmer_name,net_amount,paid_amount,outstanding_amount,"
         "due_at,overdue\r\n"
-        f'BILL-001,{created},{farmer_id},"\'=HYPERLINK(""x"")",95.00,30.00,65.00,,false\r\n'
+        f'BILL-001,{created},{farmer_id},"\'=HYPERLINK(""x"")",95.00,30.00,65.00,{due},true\r\n'
     )
 
     today = dt.datetime.now(dt.UTC).date()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,9 +138,10 @@ async def day_entries(
 
 
 async def farmer_outstanding(
-    db: AsyncSession, commissioner_id: int, *, offset: int, limit: int | None
+    db: AsyncSession, commissioner_id: int, now: datetime, *, offset: int, limit: int | None
 ) -> tuple[Sequence[Row[Bill, Farmer, Decimal]], int]:
-    """Bills the journal says are still owed to their farmer (Σ amount > 0), oldest first."""
+    """Bills the journal says are still owed to their farmer (Σ amount > 0): overdue first
+    (past `due_at` at `now`), then by due time, then oldest first."""
     owed = (
         select(
             LedgerEntry.document_id.label("bill_id"),
@@ -162,7 +163,8 @@ async def farmer_outstanding(
             await db.execute(base.with_only_columns(func.count(), maintain_column_froms=True))
         ).scalar_one()
     )
-    stmt = base.order_by(Bill.created_at, Bill.seq).offset(offset)
+    overdue_first = case((Bill.due_at < now, 0), else_=1)
+    stmt = base.order_by(overdue_first, Bill.due_at, Bill.created_at, Bill.seq).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
     return (await db.execute(stmt)).all(), total

@@ -192,13 +192,15 @@ async def _outstanding(
     request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None
 ) -> Any:
     page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
+    now = dt.datetime.now(dt.UTC)
     rows, total = await service.outstanding(
         db,
         principal.user_id,
+        now,
         offset=0 if page is None else page.offset,
         limit=None if page is None else page.limit,
     )
-    data = [outstanding_out(bill, farmer, owed) for bill, farmer, owed in rows]
+    data = [outstanding_out(bill, farmer, owed, now) for bill, farmer, owed in rows]
     if page is None:
         return csv_response(
             "outstanding",

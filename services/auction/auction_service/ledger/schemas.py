@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..bills.models import Bill
-from ..bills.schemas import FarmerRef
+from ..bills.schemas import FarmerRef, is_overdue
 from ..envelope import ListMeta, Money, Timestamp, UuidText
 from ..masters.models import Farmer
 from .models import LedgerEntry
@@ -74,8 +74,8 @@ class OutstandingBillOut(BaseModel):
     net_amount: Money
     paid_amount: Money
     outstanding_amount: Money = Field(description="What the journal says is still owed.")
-    due_at: Timestamp | None = Field(default=None, description="None until bills get due dates.")
-    overdue: bool = False
+    due_at: Timestamp = Field(description="When the farmer must be paid (settings payment_terms).")
+    overdue: bool = Field(description="Not fully paid after due_at.")
 
 
 def entry_out(entry: LedgerEntry) -> LedgerEntryOut:
@@ -98,7 +98,9 @@ def farmer_entry_out(entry: LedgerEntry, balance: Decimal) -> FarmerLedgerEntryO
     return FarmerLedgerEntryOut(**entry_out(entry).model_dump(), balance=balance)
 
 
-def outstanding_out(bill: Bill, farmer: Farmer, owed: Decimal) -> OutstandingBillOut:
+def outstanding_out(
+    bill: Bill, farmer: Farmer, owed: Decimal, now: dt.datetime
+) -> OutstandingBillOut:
     return OutstandingBillOut(
         bill_id=str(bill.id),
         bill_number=bill.bill_number,
@@ -109,4 +111,6 @@ def outstanding_out(bill: Bill, farmer: Farmer, owed: Decimal) -> OutstandingBil
         net_amount=bill.net_amount,
         paid_amount=bill.paid_amount,
         outstanding_amount=owed,
+        due_at=bill.due_at,
+        overdue=is_overdue(bill, now),
     )

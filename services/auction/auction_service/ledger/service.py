@@ -257,6 +257,6 @@ async def day_book(
 
 
 async def outstanding(
-    db: AsyncSession, commissioner_id: int, *, offset: int, limit: int | None
+    db: AsyncSession, commissioner_id: int, now: datetime, *, offset: int, limit: int | None
 ) -> tuple[Sequence[Row[Bill, Farmer, Decimal]], int]:
-    return await repo.farmer_outstanding(db, commissioner_id, offset=offset, limit=limit)
+    return await repo.farmer_outstanding(db, commissioner_id, now, offset=offset, limit=limit)
