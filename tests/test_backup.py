@@ -30,6 +30,7 @@ import pytest
 from devstack.launcher import load_credentials, register_demo_users
 from devstack.postgres import EmbeddedPostgres, create_database
 from devstack.stack import SERVICES, Ports, Stack
+from devstack.testing import session_body
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Contents = dict[str, tuple[int, str]]  # table -> (rows, sha256 of its sorted row texts)
@@ -123,18 +124,7 @@ def fill_through_the_apis(gateway: str, creds: dict[str, Any]) -> None:
         trader = login(c, "trader")
         instruments = c.get("/instruments", headers=trader).json()["instruments"]
         eurusd = next(i for i in instruments if i["symbol"] == "EURUSD")
-        body = {
-            "instrument_id": eurusd["id"],
-            "timeframe": "M1",
-            "speed": "1x",
-            "start_ts": "2025-12-26T00:00:00Z",
-            "end_ts": "2025-12-26T12:00:00Z",
-            "initial_balance": 10000.0,
-            "leverage": 100,
-            "spread_pts": 20,
-            "slippage_pts": 5,
-            "commission_per_fill": 7.0,
-        }
+        body = session_body(eurusd["id"], "2025-12-26T00:00:00Z", "2025-12-26T12:00:00Z")
         session = c.post("/sessions", json=body, headers=trader)
         assert session.status_code == 201, session.text
         sid = session.json()["id"]

@@ -215,6 +215,27 @@ def m1_bar(ts: str, price: float) -> dict[str, Any]:
     }
 
 
+def session_body(
+    instrument_id: int, start_ts: str, end_ts: str, **overrides: Any
+) -> dict[str, Any]:
+    """A trading session's create body: M1 at 1x, 10,000 at 1:100, spread 20, slippage 5,
+    commission 7 per fill; `overrides` replace fields, and a None override drops one."""
+    body: dict[str, Any] = {
+        "instrument_id": instrument_id,
+        "timeframe": "M1",
+        "speed": "1x",
+        "start_ts": start_ts,
+        "end_ts": end_ts,
+        "initial_balance": 10000.0,
+        "leverage": 100,
+        "spread_pts": 20,
+        "slippage_pts": 5,
+        "commission_per_fill": 7.0,
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def create_instrument(stack: Any, symbol: str, bars: list[dict[str, Any]]) -> int:
     """An instrument (5 digits, lots of 100,000 by 0.01) with `bars`, created through the
     gateway of a running `Stack` by its admin; returns its id."""

@@ -37,7 +37,7 @@ import httpx
 import pytest
 
 from devstack.stack import SERVICES, Stack
-from devstack.testing import create_instrument, m1_bar
+from devstack.testing import create_instrument, m1_bar, session_body
 
 if TYPE_CHECKING:
     from .conftest import ClientFactory, Secrets, User, UserFactory
@@ -453,18 +453,12 @@ def build_world(
             client.post(
                 "/sessions",
                 headers=bearer,
-                json={
-                    "instrument_id": int(instrument),
-                    "timeframe": "H1",
-                    "speed": "1x",
-                    "start_ts": "2024-01-01T00:00:00Z",
-                    "end_ts": "2024-01-31T23:59:59Z",
-                    "initial_balance": 10000.0,
-                    "leverage": 100,
-                    "spread_pts": 20,
-                    "slippage_pts": 5,
-                    "commission_per_fill": 7.0,
-                },
+                json=session_body(
+                    int(instrument),
+                    "2024-01-01T00:00:00Z",
+                    "2024-01-31T23:59:59Z",
+                    timeframe="H1",
+                ),
             )
         )
         ids = {"instruments": instrument, "sessions": session}

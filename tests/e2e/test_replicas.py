@@ -32,6 +32,7 @@ import httpx
 import pytest
 import yaml
 
+from devstack import testing
 from devstack.stack import DYNAMIC_CONFIG, Stack, free_ports, traefik_binary
 from devstack.testing import create_instrument, m1_bar
 
@@ -67,18 +68,7 @@ def instrument_id(stack: Stack) -> int:
 
 
 def session_body(instrument_id: int, speed: str = "1x") -> dict[str, Any]:
-    return {
-        "instrument_id": instrument_id,
-        "timeframe": "M1",
-        "speed": speed,
-        "start_ts": ts(0),
-        "end_ts": ts(BARS - 1),
-        "initial_balance": 10000.0,
-        "leverage": 100,
-        "spread_pts": 20,
-        "slippage_pts": 5,
-        "commission_per_fill": 7.0,
-    }
+    return testing.session_body(instrument_id, ts(0), ts(BARS - 1), speed=speed)
 
 
 class Traced:

@@ -27,6 +27,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.tokens.keys import private_pem
+from devstack import testing
 from devstack.stack import Ports, Stack
 from devstack.testing import create_instrument, m1_bar
 
@@ -109,18 +110,7 @@ def world(stack: Stack) -> World:
 
 def session_body(world: World) -> dict[str, Any]:
     """A trading session over the test instrument's bars."""
-    return {
-        "instrument_id": world.instrument_id,
-        "timeframe": "M1",
-        "speed": "1x",
-        "start_ts": SESSION_START,
-        "end_ts": SESSION_END,
-        "initial_balance": 10000.0,
-        "leverage": 100,
-        "spread_pts": 20,
-        "slippage_pts": 5,
-        "commission_per_fill": 7.0,
-    }
+    return testing.session_body(world.instrument_id, SESSION_START, SESSION_END)
 
 
 # A pending BUY LIMIT far below the market (bars near 1.1): accepted on a PAUSED session,

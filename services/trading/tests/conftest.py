@@ -11,7 +11,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from devstack.testing import TEST_AUDIENCE, TEST_ISSUER, PgCluster, TokenFactory, service_client
+from devstack.testing import (
+    TEST_AUDIENCE,
+    TEST_ISSUER,
+    PgCluster,
+    TokenFactory,
+    service_client,
+    session_body,
+)
 from trading_service.config import Settings
 from trading_service.main import ALEMBIC_INI, create_app
 from trading_service.timeframes import Timeframe, available_timeframes
@@ -162,20 +169,8 @@ class ReplayKit:
                 )
 
     def session_body(self, instrument_id: int, **overrides: object) -> dict[str, object]:
-        body: dict[str, object] = {
-            "instrument_id": instrument_id,
-            "timeframe": "M1",
-            "speed": "1x",
-            "start_ts": "2024-01-01T00:00:00Z",
-            "end_ts": "2024-01-31T23:59:59Z",
-            "initial_balance": 10000.0,
-            "leverage": 100,
-            "spread_pts": 20,
-            "slippage_pts": 5,
-            "commission_per_fill": 7.0,
-        }
-        body.update(overrides)
-        return {k: v for k, v in body.items() if v is not None}
+        window = {"start_ts": "2024-01-01T00:00:00Z", "end_ts": "2024-01-31T23:59:59Z"}
+        return session_body(instrument_id, **{**window, **overrides})
 
     async def session(
         self, instrument_id: int, user_id: int = 1, **overrides: object
