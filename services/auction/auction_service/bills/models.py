@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..charges.models import CHARGE_KINDS, CHARGE_RATE, PAYERS
+from ..charges.models import ACCOUNTS, CHARGE_KINDS, CHARGE_RATE, PAYERS
 from ..db import Base, Timestamps, uuid_pk
 from ..masters.models import Farmer
 
@@ -110,6 +110,8 @@ class CommissionerSettings(Timestamps, Base):
     payment_terms: Mapped[str] = mapped_column(
         Text, nullable=False, server_default=text("'SAME_DAY'")
     )
+    # The commission agent's trading name, printed on bills and shown on the public copy.
+    business_name: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Bill(Timestamps, Base):
@@ -243,6 +245,7 @@ class BillCharge(Timestamps, Base):
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint(_in("kind", CHARGE_KINDS), name="kind_valid"),
+        CheckConstraint(_in("account", ACCOUNTS), name="account_valid"),
         CheckConstraint("basis >= 0", name="basis_nonnegative"),
         CheckConstraint("rate >= 0", name="rate_nonnegative"),
         CheckConstraint("amount >= 0", name="amount_nonnegative"),
@@ -262,6 +265,9 @@ class BillCharge(Timestamps, Base):
     basis: Mapped[Decimal] = mapped_column(BASIS, nullable=False)
     rate: Mapped[Decimal] = mapped_column(CHARGE_RATE, nullable=False)
     amount: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    account: Mapped[str] = mapped_column(
+        Text, nullable=False, default="AGENT", server_default=text("'AGENT'")
+    )
 
     bill: Mapped[Bill] = relationship(back_populates="charges", lazy="raise")
 

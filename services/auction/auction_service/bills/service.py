@@ -70,6 +70,7 @@ def charge_lines(charges: Sequence[Charge], lots: Sequence[AuctionItem]) -> list
                 basis=basis,
                 rate=charge.rate,
                 amount=charge_amount(charge.kind, basis, charge.rate),
+                account=charge.account,
             )
         )
     return lines

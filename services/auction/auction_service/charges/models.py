@@ -14,6 +14,9 @@ from ..items.models import UNITS
 
 CHARGE_KINDS = ("PERCENT", "PER_UNIT", "FIXED_PER_LOT")
 PAYERS = ("FARMER", "BUYER")
+# Whose money a charge is once collected: the agent's own income, the market yard's (the market
+# fee, remitted and listed in the market-fee register) or a third party's (labourers, weighmen).
+ACCOUNTS = ("AGENT", "MARKET_YARD", "THIRD_PARTY")
 # A percent for PERCENT, money per unit for PER_UNIT, money per lot for FIXED_PER_LOT.
 CHARGE_RATE = Numeric(14, 2)
 
@@ -27,6 +30,7 @@ class Charge(Timestamps, Base):
     __table_args__ = (
         CheckConstraint(_in("kind", CHARGE_KINDS), name="kind_valid"),
         CheckConstraint(_in("payer", PAYERS), name="payer_valid"),
+        CheckConstraint(_in("account", ACCOUNTS), name="account_valid"),
         CheckConstraint("rate >= 0", name="rate_nonnegative"),
         CheckConstraint("kind <> 'PERCENT' OR rate <= 100", name="percent_range"),
         # A unit exactly for PER_UNIT charges, and one the lots can have.
@@ -42,6 +46,9 @@ class Charge(Timestamps, Base):
     rate: Mapped[Decimal] = mapped_column(CHARGE_RATE, nullable=False)
     unit: Mapped[str | None] = mapped_column(Text, nullable=True)
     payer: Mapped[str] = mapped_column(Text, nullable=False)
+    account: Mapped[str] = mapped_column(
+        Text, nullable=False, default="AGENT", server_default=text("'AGENT'")
+    )
     active: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True, server_default=text("true")
     )
