@@ -3,6 +3,7 @@
 from . import db  # noqa: F401
 from .bills import models as bills_models  # noqa: F401
 from .charges import models as charges_models  # noqa: F401
+from .invoices import models as invoices_models  # noqa: F401
 from .items import models as items_models  # noqa: F401
 from .ledger import models as ledger_models  # noqa: F401
 from .masters import models as masters_models  # noqa: F401

@@ -41,6 +41,8 @@ PAYMENT_METHODS = ("CASH", "BANK", "UPI", "CHEQUE")
 PAYMENT_TERMS = ("SAME_DAY", "WITHIN_24_HOURS", "WITHIN_48_HOURS", "WITHIN_72_HOURS")
 BASIS = Numeric(16, 3)
 REFERENCE_MAX = 64
+# Buyers' credit: at most a year after the sale day.
+MAX_CREDIT_DAYS = 365
 # A bill written without a due time (never by the API, which counts from the session's date):
 # due by the end of the UTC day it is written on.
 DUE_AT_FALLBACK_SQL = (
@@ -91,6 +93,11 @@ class CommissionerSettings(Timestamps, Base):
             name="max_rate_range",
         ),
         CheckConstraint(_in("payment_terms", PAYMENT_TERMS), name="payment_terms_valid"),
+        CheckConstraint("last_invoice_seq >= 0", name="invoice_seq_nonnegative"),
+        CheckConstraint(
+            f"buyer_credit_days >= 0 AND buyer_credit_days <= {MAX_CREDIT_DAYS}",
+            name="buyer_credit_days_range",
+        ),
     )
 
     commissioner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -112,6 +119,12 @@ class CommissionerSettings(Timestamps, Base):
     )
     # The commission agent's trading name, printed on bills and shown on the public copy.
     business_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The buyer-invoice counter (INV-001...), taken under this row's lock like last_bill_seq.
+    last_invoice_seq: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # Days after the sale day (the session's UTC date) by which a buyer pays an invoice.
+    buyer_credit_days: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0")
+    )
 
 
 class Bill(Timestamps, Base):

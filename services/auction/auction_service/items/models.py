@@ -26,6 +26,7 @@ class AuctionItem(Timestamps, Base):
         Index("ix_auction_items_product_id", "product_id"),
         Index("ix_auction_items_buyer_id", "buyer_id"),
         Index("ix_auction_items_bill_id", "bill_id"),
+        Index("ix_auction_items_invoice_id", "invoice_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -48,6 +49,10 @@ class AuctionItem(Timestamps, Base):
     # Part B's migration 0003 adds the foreign key to bills (ON DELETE SET NULL).
     bill_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("bills.id", ondelete="SET NULL"), nullable=True
+    )
+    # The ACTIVE buyer invoice the lot is on (0008_buyer_invoices); a void sets it back to null.
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("buyer_invoices.id", ondelete="SET NULL"), nullable=True
     )
 
     farmer: Mapped[Farmer] = relationship(lazy="raise")
