@@ -16,6 +16,13 @@ from ..masters.schemas import Name
 
 ChargeKind = Literal["PERCENT", "PER_UNIT", "FIXED_PER_LOT"]
 Payer = Literal["FARMER", "BUYER"]
+# Whose money the charge is once collected (charges.models.ACCOUNTS): the agent's own income,
+# the market yard's (remitted; the market-fee register) or a third party's (labour, weighing).
+Account = Literal["AGENT", "MARKET_YARD", "THIRD_PARTY"]
+ACCOUNT_DESCRIPTION = (
+    "Whose money it is: AGENT (the agent's income), MARKET_YARD (the market fee, remitted), "
+    "THIRD_PARTY (labour, weighing)"
+)
 # A percent (0..100) for PERCENT, money per unit or per lot otherwise; exact, never rounded.
 ChargeRateIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 
@@ -44,6 +51,7 @@ class ChargeCreate(BaseModel):
     unit: Unit | None = None
     payer: Payer
     active: bool = True
+    account: Account = Field(default="AGENT", description=ACCOUNT_DESCRIPTION)
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
@@ -57,7 +65,8 @@ class ChargeUpdate(BaseModel):
     """Only the fields sent; the result is checked as a whole (kind, rate and unit agree)."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra=not_null("name", "kind", "rate", "payer", "active")
+        extra="forbid",
+        json_schema_extra=not_null("name", "kind", "rate", "payer", "active", "account"),
     )
 
     name: Name | None = None
@@ -66,6 +75,7 @@ class ChargeUpdate(BaseModel):
     unit: Unit | None = None
     payer: Payer | None = None
     active: bool | None = None
+    account: Account | None = Field(default=None, description=ACCOUNT_DESCRIPTION)
 
 
 class ChargeOut(BaseModel):
@@ -79,5 +89,6 @@ class ChargeOut(BaseModel):
     unit: Unit | None
     payer: Payer
     active: bool
+    account: Account = Field(description=ACCOUNT_DESCRIPTION)
     created_at: Timestamp
     updated_at: Timestamp

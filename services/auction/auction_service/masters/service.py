@@ -26,7 +26,7 @@ LABELS: dict[type[Any], str] = {
     Charge: "Charge",
 }
 # Fields that may be left out of an update but never set to null.
-NOT_NULL = ("name", "category_id", "active", "kind", "rate", "payer")
+NOT_NULL = ("name", "category_id", "active", "kind", "rate", "payer", "account")
 CATEGORY_NAME_TAKEN = "A category with this name already exists"
 
 
