@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.errors import Conflict, NotFound
 
 from ..charges.models import Charge
+from ..charges.rules import line_values
 from ..errors import field_error
 from ..items.models import AuctionItem
 from ..ledger import service as ledger_service
@@ -40,40 +41,8 @@ def due_at_for(session_date: datetime, payment_terms: str) -> datetime:
     return end_of_day + timedelta(hours=TERMS_HOURS[payment_terms])
 
 
-def charge_basis(charge: Charge, lots: Sequence[AuctionItem]) -> Decimal:
-    """PERCENT: the lots total; PER_UNIT: the quantity of lots sold in the charge's unit;
-    FIXED_PER_LOT: the number of lots."""
-    if charge.kind == "PERCENT":
-        return sum((lot.final_price for lot in lots), Decimal("0.00"))
-    if charge.kind == "PER_UNIT":
-        return sum((lot.quantity for lot in lots if lot.unit == charge.unit), Decimal("0.000"))
-    return Decimal(len(lots))
-
-
-def charge_amount(kind: str, basis: Decimal, rate: Decimal) -> Decimal:
-    """basis x rate (/ 100 for a percent), rounded half up to cents: each line on its own."""
-    raw = basis * rate / 100 if kind == "PERCENT" else basis * rate
-    return raw.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def charge_lines(charges: Sequence[Charge], lots: Sequence[AuctionItem]) -> list[BillCharge]:
-    lines = []
-    for position, charge in enumerate(charges, start=1):
-        basis = charge_basis(charge, lots)
-        lines.append(
-            BillCharge(
-                position=position,
-                charge_id=charge.id,
-                name=charge.name,
-                kind=charge.kind,
-                unit=charge.unit,
-                basis=basis,
-                rate=charge.rate,
-                amount=charge_amount(charge.kind, basis, charge.rate),
-                account=charge.account,
-            )
-        )
-    return lines
+    return [BillCharge(**values) for values in line_values(charges, lots)]
 
 
 def check_profile(settings: repo.BillingSettings, rate: Decimal, charges: Sequence[Charge]) -> None:
