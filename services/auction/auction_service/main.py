@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from .items.router import router as items_router
     from .ledger.router import router as ledger_router
     from .masters.router import router as masters_router
+    from .reports.router import router as reports_router
     from .sessions.router import router as sessions_router
     from .verification.router import router as verification_router
 
@@ -53,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bills_router)
     app.include_router(ledger_router)
     app.include_router(verification_router)
+    app.include_router(reports_router)
     return app
