@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from . import models  # noqa: F401  (every table registered before first use)
     from .bills.router import router as bills_router
+    from .invoices.router import router as invoices_router
     from .items.router import router as items_router
     from .ledger.router import router as ledger_router
     from .masters.router import router as masters_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items_router)
     app.include_router(masters_router)
     app.include_router(bills_router)
+    app.include_router(invoices_router)
     app.include_router(ledger_router)
     app.include_router(verification_router)
     app.include_router(reports_router)

@@ -18,6 +18,7 @@ DEFAULTS = {
     "commission_rate": 5.0,
     "commission_payer": "FARMER",
     "payment_terms": "SAME_DAY",
+    "buyer_credit_days": 0,
     "profile": {"max_commission_rate": None, "farmer_charges_allowed": True},
 }
 
@@ -53,6 +54,7 @@ async def test_put_settings_sets_only_the_fields_sent(api: AuctionApi) -> None:
         "commission_rate": 3.0,
         "commission_payer": "FARMER",
         "payment_terms": "WITHIN_48_HOURS",
+        "buyer_credit_days": 0,
         "profile": {"max_commission_rate": 6.5, "farmer_charges_allowed": False},
     }
     s = await api.ok("PUT", "/api/settings", C1, json={"profile": {"max_commission_rate": None}})

@@ -37,6 +37,7 @@ class BillingSettings:
     max_commission_rate: Decimal | None = None
     farmer_charges_allowed: bool = True
     payment_terms: str = "SAME_DAY"
+    buyer_credit_days: int = 0
 
 
 _cs = CommissionerSettings
@@ -46,6 +47,7 @@ SETTINGS_COLUMNS = (
     _cs.max_commission_rate,
     _cs.farmer_charges_allowed,
     _cs.payment_terms,
+    _cs.buyer_credit_days,
 )
 
 
@@ -56,6 +58,7 @@ def _billing_settings(row: Any) -> BillingSettings:
         max_commission_rate=row.max_commission_rate,
         farmer_charges_allowed=row.farmer_charges_allowed,
         payment_terms=row.payment_terms,
+        buyer_credit_days=int(row.buyer_credit_days),
     )
 
 
@@ -123,6 +126,23 @@ async def take_bill_seq(db: AsyncSession, commissioner_id: int) -> tuple[int, Bi
     )
     row = (await db.execute(stmt)).one()
     return int(row.last_bill_seq), _billing_settings(row)
+
+
+async def take_invoice_seq(db: AsyncSession, commissioner_id: int) -> tuple[int, BillingSettings]:
+    """Take the commissioner's next buyer-invoice number and current settings (the same row
+    lock as `take_bill_seq`: gapless, and a rolled-back invoice gives its number back)."""
+    cs = CommissionerSettings
+    stmt = (
+        pg_insert(cs)
+        .values(commissioner_id=commissioner_id, last_invoice_seq=1)
+        .on_conflict_do_update(
+            index_elements=[cs.commissioner_id],
+            set_={"last_invoice_seq": cs.last_invoice_seq + 1},
+        )
+        .returning(cs.last_invoice_seq, *SETTINGS_COLUMNS)
+    )
+    row = (await db.execute(stmt)).one()
+    return int(row.last_invoice_seq), _billing_settings(row)
 
 
 async def active_farmer_charges(db: AsyncSession, commissioner_id: int) -> Sequence[Charge]:

@@ -23,7 +23,7 @@ from ..charges.schemas import ChargeKind, Payer
 from ..envelope import CommissionerId, DbText, Money, Quantity, Rate, Timestamp, UuidText
 from ..items.schemas import Unit
 from ..masters.models import Farmer
-from .models import REFERENCE_MAX, Bill, BillCharge, BillItem, Payment
+from .models import MAX_CREDIT_DAYS, REFERENCE_MAX, Bill, BillCharge, BillItem, Payment
 from .repository import BillingSettings
 
 PaymentMethod = Literal["CASH", "BANK", "UPI", "CHEQUE"]
@@ -40,6 +40,7 @@ Reference = Annotated[
 # Inputs: exact decimals; more places than the column holds is a 400, never rounded away.
 RateIn = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
 AmountIn = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
+CreditDaysIn = Annotated[int, Field(ge=0, le=MAX_CREDIT_DAYS, strict=True)]
 
 
 class _Body(BaseModel):
@@ -70,6 +71,7 @@ class SettingsUpdate(_Body):
     commission_rate: RateIn | None = Field(default=None, examples=[5])
     commission_payer: Payer | None = None
     payment_terms: PaymentTerms | None = None
+    buyer_credit_days: CreditDaysIn | None = Field(default=None, examples=[7])
     profile: ProfileUpdate | None = None
 
     @model_validator(mode="after")
@@ -118,6 +120,10 @@ class SettingsOut(BaseModel):
     payment_terms: PaymentTerms = Field(
         description="When a farmer is paid, counted from the end of the sale day (UTC)"
     )
+    buyer_credit_days: int = Field(
+        description="Days after the sale day (UTC date) by which a buyer pays an invoice",
+        examples=[0],
+    )
     profile: ProfileOut
 
 
@@ -126,6 +132,7 @@ def settings_out(s: BillingSettings) -> SettingsOut:
         commission_rate=s.commission_rate,
         commission_payer=s.commission_payer,  # type: ignore[arg-type]  # CHECK holds the values
         payment_terms=s.payment_terms,  # type: ignore[arg-type]
+        buyer_credit_days=s.buyer_credit_days,
         profile=ProfileOut(
             max_commission_rate=s.max_commission_rate,
             farmer_charges_allowed=s.farmer_charges_allowed,

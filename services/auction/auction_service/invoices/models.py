@@ -120,7 +120,7 @@ class BuyerInvoice(Timestamps, Base):
         lazy="raise",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        order_by="(InvoiceItem.created_at, InvoiceItem.id)",
+        order_by="(InvoiceItem.position, InvoiceItem.id)",
     )
     charges: Mapped[list[InvoiceCharge]] = relationship(
         back_populates="invoice",
@@ -142,6 +142,7 @@ class InvoiceItem(Timestamps, Base):
     __tablename__ = "invoice_items"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
+        CheckConstraint("position >= 1", name="position_positive"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("price >= 0", name="price_nonnegative"),
         CheckConstraint("amount >= 0", name="amount_nonnegative"),
@@ -153,6 +154,8 @@ class InvoiceItem(Timestamps, Base):
     invoice_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("buyer_invoices.id", ondelete="CASCADE"), nullable=False
     )
+    # The lot's place on the invoice (1..n, the lots' order): lines share one created_at.
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
     # No foreign keys: an invoice line is a snapshot and outlives edits to the lot and masters.
     auction_item_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     product_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)

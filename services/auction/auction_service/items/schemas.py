@@ -64,6 +64,9 @@ class ItemOut(BaseModel):
     quantity: Quantity
     final_price: Money
     bill_id: uuid.UUID | None
+    invoice_id: uuid.UUID | None = Field(
+        default=None, description="The active buyer invoice the lot is on"
+    )
     created_at: Timestamp
     updated_at: Timestamp
     farmer: FarmerBrief

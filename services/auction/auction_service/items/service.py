@@ -24,6 +24,7 @@ from .schemas import ItemCreate, ItemOut, ItemUpdate, item_out
 ITEM_NOT_FOUND = "Auction item not found"
 SESSION_NOT_ACTIVE = "Items can only be added, updated or deleted in an ACTIVE session"
 ITEM_BILLED = "Cannot modify a billed auction item. Void its bill first."
+ITEM_INVOICED = "Cannot modify an invoiced auction item. Void its buyer invoice first."
 MASTERS: dict[str, tuple[type[Any], str]] = {
     "farmer_id": (Farmer, "Farmer"),
     "product_id": (Product, "Product"),
@@ -107,6 +108,14 @@ async def add_item(
     return await _out(db, await repo.reload(db, item))
 
 
+def _ensure_unbilled(item: AuctionItem) -> None:
+    """A lot on a farmer bill or an active buyer invoice is a document's snapshot: 409."""
+    if item.bill_id is not None:
+        raise Conflict(ITEM_BILLED)
+    if item.invoice_id is not None:
+        raise Conflict(ITEM_INVOICED)
+
+
 async def _item_or_404(
     db: AsyncSession, session_id: uuid.UUID, raw_item_id: str, *, lock: bool = False
 ) -> AuctionItem:
@@ -143,8 +152,7 @@ async def update_item(
     found = await _writable_session(db, commissioner_id, raw_session_id)
     item = await _item_or_404(db, found.id, raw_item_id, lock=True)
     _ensure_active(found)
-    if item.bill_id is not None:
-        raise Conflict(ITEM_BILLED)
+    _ensure_unbilled(item)
     await _check_masters(db, commissioner_id, changes)
     for name, value in changes.items():
         setattr(item, name, value)
@@ -157,7 +165,6 @@ async def delete_item(
     found = await _writable_session(db, commissioner_id, raw_session_id)
     item = await _item_or_404(db, found.id, raw_item_id, lock=True)
     _ensure_active(found)
-    if item.bill_id is not None:
-        raise Conflict(ITEM_BILLED)
+    _ensure_unbilled(item)
     await db.delete(item)
     await db.flush()

@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..bills.models import Bill, BillCharge
 from ..charges.models import Charge
 from ..db import violated_constraint
+from ..invoices.models import BuyerInvoice, InvoiceCharge
 from ..items.models import AuctionItem
 from .models import Buyer, Category, Farmer, Product
 
@@ -134,8 +135,10 @@ async def is_referenced(session: AsyncSession, obj: Any) -> bool:
         checks.append(exists().where(Bill.farmer_id == obj.id))
     elif isinstance(obj, Buyer):
         checks.append(exists().where(AuctionItem.buyer_id == obj.id))
+        checks.append(exists().where(BuyerInvoice.buyer_id == obj.id))
     elif isinstance(obj, Charge):
         checks.append(exists().where(BillCharge.charge_id == obj.id))
+        checks.append(exists().where(InvoiceCharge.charge_id == obj.id))
     for check in checks:
         if (await session.execute(select(check))).scalar_one():
             return True
