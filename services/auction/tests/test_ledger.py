@@ -410,12 +410,15 @@ async def test_csv_outputs_are_exact_and_defuse_formulas(api: Any) -> None:
     assert out.headers["content-disposition"] == 'attachment; filename="outstanding.csv"'
     created = out.text.split("\r\n")[1].split(",")[1]
     assert created[:23] == bill["created_at"][:23]
-    due = out.text.split("\r\n")[1].split(",")[-2]
+    due = out.text.split("\r\n")[1].split(",")[-7]
     assert due[:19] == bill["due_at"][:19]
+    # The columns added with buyer invoices follow the farmer's; a bill's row leaves the
+    # buyer's empty.
     assert out.text == (
         "bill_number,date,farmer_id,farmer_name,net_amount,paid_amount,outstanding_amount,"
-        "due_at,overdue\r\n"
-        f'BILL-001,{created},{farmer_id},"\'=HYPERLINK(""x"")",95.00,30.00,65.00,{due},true\r\n'
+        "due_at,overdue,party_type,invoice_number,buyer_id,buyer_name,due_date\r\n"
+        f'BILL-001,{created},{farmer_id},"\'=HYPERLINK(""x"")",95.00,30.00,65.00,{due},true,'
+        "FARMER,,,,\r\n"
     )
 
     today = dt.datetime.now(dt.UTC).date()

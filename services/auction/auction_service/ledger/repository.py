@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Row, case, func, select, update
+from sqlalchemy import TIMESTAMP, Row, case, cast, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..bills.models import Bill
-from ..masters.models import Farmer
+from ..invoices.models import BuyerInvoice
+from ..masters.models import Buyer, Farmer
 from .models import LedgerEntry, LedgerHead
 
 
@@ -137,34 +139,99 @@ async def day_entries(
     return (await db.execute(stmt)).scalars().all(), total, totals
 
 
-async def farmer_outstanding(
-    db: AsyncSession, commissioner_id: int, now: datetime, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[Bill, Farmer, Decimal]], int]:
-    """Bills the journal says are still owed to their farmer (Σ amount > 0): overdue first
-    (past `due_at` at `now`), then by due time, then oldest first."""
-    owed = (
+@dataclass(frozen=True)
+class Owed:
+    """One document still owed, as the journal sums it: a farmer's bill (the agent owes the
+    farmer) or a buyer's invoice (the buyer owes the agent)."""
+
+    party_type: str
+    document: Bill | BuyerInvoice
+    party: Farmer | Buyer
+    outstanding: Decimal
+
+
+def _owed(commissioner_id: int, party_type: str) -> Any:
+    """Documents of one party type whose entries sum above zero, with that sum."""
+    return (
         select(
-            LedgerEntry.document_id.label("bill_id"),
+            LedgerEntry.document_id.label("document_id"),
             func.sum(LedgerEntry.amount).label("outstanding"),
         )
-        .where(LedgerEntry.commissioner_id == commissioner_id, LedgerEntry.party_type == "FARMER")
+        .where(
+            LedgerEntry.commissioner_id == commissioner_id,
+            LedgerEntry.party_type == party_type,
+        )
         .group_by(LedgerEntry.document_id)
         .having(func.sum(LedgerEntry.amount) > 0)
         .subquery()
     )
-    base = (
-        select(Bill, Farmer, owed.c.outstanding)
-        .join(owed, owed.c.bill_id == Bill.id)
-        .join(Farmer, Farmer.id == Bill.farmer_id)
-        .where(Bill.commissioner_id == commissioner_id)
+
+
+async def outstanding(
+    db: AsyncSession, commissioner_id: int, now: datetime, *, offset: int, limit: int | None
+) -> tuple[list[Owed], int]:
+    """Bills still owed to their farmer and invoices still owed by their buyer (the journal's
+    Σ amount > 0): overdue first, then by due time, then oldest first. A bill is due at
+    `due_at`; an invoice at the end of its `due_date` (midnight UTC after it), so both kinds
+    sort on one clock."""
+    bills_owed, invoices_owed = _owed(commissioner_id, "FARMER"), _owed(commissioner_id, "BUYER")
+    today = now.astimezone(UTC).date()
+    inv = BuyerInvoice
+    invoice_due_at = func.timezone("UTC", cast(inv.due_date + 1, TIMESTAMP(timezone=False)))
+    keys = union_all(
+        select(
+            literal("FARMER").label("party_type"),
+            Bill.id.label("document_id"),
+            case((Bill.due_at < now, 0), else_=1).label("not_overdue"),
+            Bill.due_at.label("due_at"),
+            Bill.created_at.label("created_at"),
+            Bill.seq.label("seq"),
+            bills_owed.c.outstanding,
+        )
+        .join(bills_owed, bills_owed.c.document_id == Bill.id)
+        .where(Bill.commissioner_id == commissioner_id),
+        select(
+            literal("BUYER").label("party_type"),
+            inv.id.label("document_id"),
+            case((inv.due_date < today, 0), else_=1).label("not_overdue"),
+            invoice_due_at.label("due_at"),
+            inv.created_at.label("created_at"),
+            inv.seq.label("seq"),
+            invoices_owed.c.outstanding,
+        )
+        .join(invoices_owed, invoices_owed.c.document_id == inv.id)
+        .where(inv.commissioner_id == commissioner_id),
+    ).subquery()
+    total = int((await db.execute(select(func.count()).select_from(keys))).scalar_one())
+    stmt = (
+        select(keys.c.party_type, keys.c.document_id, keys.c.outstanding)
+        .order_by(
+            keys.c.not_overdue,
+            keys.c.due_at,
+            keys.c.created_at,
+            keys.c.party_type.desc(),  # FARMER before BUYER on a tie
+            keys.c.seq,
+            keys.c.document_id,
+        )
+        .offset(offset)
     )
-    total = int(
-        (
-            await db.execute(base.with_only_columns(func.count(), maintain_column_froms=True))
-        ).scalar_one()
-    )
-    overdue_first = case((Bill.due_at < now, 0), else_=1)
-    stmt = base.order_by(overdue_first, Bill.due_at, Bill.created_at, Bill.seq).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return (await db.execute(stmt)).all(), total
+    page = (await db.execute(stmt)).all()
+    bill_ids = [r.document_id for r in page if r.party_type == "FARMER"]
+    invoice_ids = [r.document_id for r in page if r.party_type == "BUYER"]
+    docs: dict[uuid.UUID, tuple[Bill | BuyerInvoice, Farmer | Buyer]] = {}
+    if bill_ids:
+        rows = await db.execute(
+            select(Bill, Farmer)
+            .join(Farmer, Farmer.id == Bill.farmer_id)
+            .where(Bill.id.in_(bill_ids))
+        )
+        docs.update({bill.id: (bill, farmer) for bill, farmer in rows.all()})
+    if invoice_ids:
+        rows = await db.execute(
+            select(inv, Buyer).join(Buyer, Buyer.id == inv.buyer_id).where(inv.id.in_(invoice_ids))
+        )
+        docs.update({invoice.id: (invoice, buyer) for invoice, buyer in rows.all()})
+    owed = [Owed(r.party_type, *docs[r.document_id], Decimal(r.outstanding)) for r in page]
+    return owed, total

@@ -15,18 +15,20 @@ from starlette.responses import Response
 
 from ..dependencies import CommissionerDep, SessionDep
 from ..envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
-from ..masters.models import Farmer
+from ..masters.models import Buyer, Farmer
 from ..masters.service import get_or_404
 from ..pagination import Page, PageDep
 from . import service
 from .csvout import csv_response, wants_csv
 from .schemas import (
+    BuyerLedgerEntryOut,
     DayBookEnvelope,
     DayBookMeta,
     FarmerLedgerEntryOut,
     KindTotal,
     OutstandingBillOut,
     VerifyOut,
+    buyer_entry_out,
     entry_out,
     farmer_entry_out,
     outstanding_out,
@@ -123,6 +125,52 @@ async def farmer_ledger_csv(
     return await _farmer_ledger(request, db, principal, None, farmer_id)
 
 
+async def _buyer_ledger(
+    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, buyer_id: str
+) -> Any:
+    buyer = await get_or_404(db, Buyer, principal.user_id, buyer_id)
+    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
+    rows, total = await service.buyer_ledger(
+        db,
+        principal.user_id,
+        buyer.id,
+        offset=0 if page is None else page.offset,
+        limit=None if page is None else page.limit,
+    )
+    if page is None:
+        return csv_response(
+            f"ledger-{buyer.name}",
+            (*ENTRY_HEADER[:-1], "balance", "hash"),
+            ([*_entry_row(e)[:-1], balance, e.hash] for e, balance in rows),
+        )
+    data = [buyer_entry_out(e, balance) for e, balance in rows]
+    return ok_list(data, page=page.page, limit=page.limit, total=total)
+
+
+@router.get(
+    "/api/buyers/{buyer_id}/ledger",
+    response_model=ListEnvelope[BuyerLedgerEntryOut],
+    responses={**error_responses(404), **_CSV},
+)
+async def buyer_ledger(
+    buyer_id: str, request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
+) -> Any:
+    """A buyer's journal entries, oldest first, with the running balance the buyer owes."""
+    return await _buyer_ledger(request, db, principal, page, buyer_id)
+
+
+@router.get(
+    "/api/buyers/{buyer_id}/ledger.csv",
+    response_class=Response,
+    responses={**error_responses(404), **_CSV},
+)
+async def buyer_ledger_csv(
+    buyer_id: str, request: Request, db: SessionDep, principal: CommissionerDep
+) -> Any:
+    """The buyer's ledger as CSV (every entry)."""
+    return await _buyer_ledger(request, db, principal, None, buyer_id)
+
+
 async def _day_book(
     request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, day: dt.date
 ) -> Any:
@@ -185,6 +233,12 @@ OUTSTANDING_HEADER = (
     "outstanding_amount",
     "due_at",
     "overdue",
+    # Added with buyer invoices: the farmer columns above stay first and as they were.
+    "party_type",
+    "invoice_number",
+    "buyer_id",
+    "buyer_name",
+    "due_date",
 )
 
 
@@ -200,7 +254,7 @@ async def _outstanding(
         offset=0 if page is None else page.offset,
         limit=None if page is None else page.limit,
     )
-    data = [outstanding_out(bill, farmer, owed, now) for bill, farmer, owed in rows]
+    data = [outstanding_out(row, now) for row in rows]
     if page is None:
         return csv_response(
             "outstanding",
@@ -209,13 +263,18 @@ async def _outstanding(
                 [
                     o.bill_number,
                     service.at_text(o.date),
-                    o.farmer.id,
-                    o.farmer.name,
+                    o.farmer and o.farmer.id,
+                    o.farmer and o.farmer.name,
                     o.net_amount,
                     o.paid_amount,
                     o.outstanding_amount,
-                    None if o.due_at is None else service.at_text(o.due_at),
+                    service.at_text(o.due_at),
                     o.overdue,
+                    o.party_type,
+                    o.invoice_number,
+                    o.buyer and o.buyer.id,
+                    o.buyer and o.buyer.name,
+                    o.due_date and o.due_date.isoformat(),
                 ]
                 for o in data
             ),
@@ -232,7 +291,8 @@ async def _outstanding(
 async def outstanding(
     request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
 ) -> Any:
-    """Bills not yet fully paid to their farmer, overdue first, then oldest first."""
+    """Bills not yet fully paid to their farmer and buyer invoices not yet fully collected,
+    overdue first, then by due time, then oldest first."""
     return await _outstanding(request, db, principal, page)
 
 
@@ -243,5 +303,5 @@ async def outstanding(
     tags=["reports"],
 )
 async def outstanding_csv(request: Request, db: SessionDep, principal: CommissionerDep) -> Any:
-    """Outstanding bills as CSV (every row)."""
+    """Outstanding bills and buyer invoices as CSV (every row)."""
     return await _outstanding(request, db, principal, None)

@@ -12,8 +12,12 @@ from pydantic import BaseModel, Field
 from ..bills.models import Bill
 from ..bills.schemas import FarmerRef, is_overdue
 from ..envelope import ListMeta, Money, Timestamp, UuidText
-from ..masters.models import Farmer
+from ..invoices.models import BuyerInvoice
+from ..invoices.schemas import BuyerRef
+from ..invoices.service import is_overdue as invoice_overdue
+from ..masters.models import Buyer, Farmer
 from .models import LedgerEntry
+from .repository import Owed
 
 
 class LedgerEntryOut(BaseModel):
@@ -36,6 +40,10 @@ class LedgerEntryOut(BaseModel):
 
 class FarmerLedgerEntryOut(LedgerEntryOut):
     balance: Money = Field(description="What the agent owes the farmer after this entry.")
+
+
+class BuyerLedgerEntryOut(LedgerEntryOut):
+    balance: Money = Field(description="What the buyer owes the agent after this entry.")
 
 
 class VerifyOut(BaseModel):
@@ -67,15 +75,31 @@ class DayBookEnvelope(BaseModel):
 
 
 class OutstandingBillOut(BaseModel):
-    bill_id: UuidText
-    bill_number: str
-    date: Timestamp = Field(description="When the bill was generated.")
-    farmer: FarmerRef
-    net_amount: Money
-    paid_amount: Money
+    """One document still owed: a farmer's bill (party_type FARMER: the agent owes the
+    farmer; the bill_* and farmer fields are set) or a buyer's invoice (party_type BUYER: the
+    buyer owes the agent; the invoice_*, buyer and due_date fields are set)."""
+
+    party_type: Literal["FARMER", "BUYER"]
+    document_id: UuidText
+    document_number: str = Field(examples=["BILL-001"])
+    bill_id: UuidText | None
+    bill_number: str | None
+    invoice_id: UuidText | None = None
+    invoice_number: str | None = None
+    date: Timestamp = Field(description="When the bill (or invoice) was generated.")
+    farmer: FarmerRef | None
+    buyer: BuyerRef | None = None
+    net_amount: Money = Field(description="A bill's net, or an invoice's total.")
+    paid_amount: Money = Field(description="Paid to the farmer, or collected from the buyer.")
     outstanding_amount: Money = Field(description="What the journal says is still owed.")
-    due_at: Timestamp = Field(description="When the farmer must be paid (settings payment_terms).")
-    overdue: bool = Field(description="Not fully paid after due_at.")
+    due_at: Timestamp = Field(
+        description="When it must be settled: a bill by its payment terms, an invoice at the "
+        "end (midnight UTC) of its due_date."
+    )
+    due_date: dt.date | None = Field(
+        default=None, description="An invoice's due date (sale day + buyer_credit_days)."
+    )
+    overdue: bool = Field(description="Not fully settled after it was due.")
 
 
 def entry_out(entry: LedgerEntry) -> LedgerEntryOut:
@@ -98,19 +122,53 @@ def farmer_entry_out(entry: LedgerEntry, balance: Decimal) -> FarmerLedgerEntryO
     return FarmerLedgerEntryOut(**entry_out(entry).model_dump(), balance=balance)
 
 
-def outstanding_out(
-    bill: Bill, farmer: Farmer, owed: Decimal, now: dt.datetime
-) -> OutstandingBillOut:
+def buyer_entry_out(entry: LedgerEntry, balance: Decimal) -> BuyerLedgerEntryOut:
+    return BuyerLedgerEntryOut(**entry_out(entry).model_dump(), balance=balance)
+
+
+def _end_of(day: dt.date) -> dt.datetime:
+    """Midnight UTC after `day` (the calendar's last instant for its last day)."""
+    if day == dt.date.max:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+
+
+def outstanding_out(row: Owed, now: dt.datetime) -> OutstandingBillOut:
+    bill, farmer = row.document, row.party
+    if isinstance(bill, Bill) and isinstance(farmer, Farmer):
+        return OutstandingBillOut(
+            party_type="FARMER",
+            document_id=str(bill.id),
+            document_number=bill.bill_number,
+            bill_id=str(bill.id),
+            bill_number=bill.bill_number,
+            date=bill.created_at,
+            farmer=FarmerRef(
+                id=str(farmer.id), name=farmer.name, phone=farmer.phone, village=farmer.village
+            ),
+            net_amount=bill.net_amount,
+            paid_amount=bill.paid_amount,
+            outstanding_amount=row.outstanding,
+            due_at=bill.due_at,
+            overdue=is_overdue(bill, now),
+        )
+    invoice, buyer = row.document, row.party
+    assert isinstance(invoice, BuyerInvoice) and isinstance(buyer, Buyer)
     return OutstandingBillOut(
-        bill_id=str(bill.id),
-        bill_number=bill.bill_number,
-        date=bill.created_at,
-        farmer=FarmerRef(
-            id=str(farmer.id), name=farmer.name, phone=farmer.phone, village=farmer.village
-        ),
-        net_amount=bill.net_amount,
-        paid_amount=bill.paid_amount,
-        outstanding_amount=owed,
-        due_at=bill.due_at,
-        overdue=is_overdue(bill, now),
+        party_type="BUYER",
+        document_id=str(invoice.id),
+        document_number=invoice.invoice_number,
+        bill_id=None,
+        bill_number=None,
+        invoice_id=str(invoice.id),
+        invoice_number=invoice.invoice_number,
+        date=invoice.created_at,
+        farmer=None,
+        buyer=BuyerRef(id=str(buyer.id), name=buyer.name, phone=buyer.phone),
+        net_amount=invoice.total_amount,
+        paid_amount=invoice.collected_amount,
+        outstanding_amount=row.outstanding,
+        due_at=_end_of(invoice.due_date),
+        due_date=invoice.due_date,
+        overdue=invoice_overdue(invoice, now.astimezone(dt.UTC).date()),
     )

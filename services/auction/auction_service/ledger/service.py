@@ -21,7 +21,6 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..bills.models import Bill, Payment
-from ..masters.models import Farmer
 from . import repository as repo
 from .models import GENESIS_HASH, KIND_PARTY, LedgerEntry
 
@@ -245,6 +244,15 @@ async def farmer_ledger(
     )
 
 
+async def buyer_ledger(
+    db: AsyncSession, commissioner_id: int, buyer_id: uuid.UUID, *, offset: int, limit: int | None
+) -> tuple[Sequence[Row[LedgerEntry, Decimal]], int]:
+    """A buyer's entries with the running balance: what the buyer owes the agent."""
+    return await repo.party_entries(
+        db, commissioner_id, "BUYER", buyer_id, offset=offset, limit=limit
+    )
+
+
 async def farmer_balance(db: AsyncSession, commissioner_id: int, farmer_id: uuid.UUID) -> Decimal:
     return await repo.party_balance(db, commissioner_id, "FARMER", farmer_id)
 
@@ -258,5 +266,5 @@ async def day_book(
 
 async def outstanding(
     db: AsyncSession, commissioner_id: int, now: datetime, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[Bill, Farmer, Decimal]], int]:
-    return await repo.farmer_outstanding(db, commissioner_id, now, offset=offset, limit=limit)
+) -> tuple[list[repo.Owed], int]:
+    return await repo.outstanding(db, commissioner_id, now, offset=offset, limit=limit)
