@@ -71,6 +71,8 @@ IDEMPOTENT = {
         "/api/charges",
         "/api/sessions/{session_id}/bills",
         "/api/bills/{bill_id}/payments",
+        "/api/sessions/{session_id}/buyer-invoices",
+        "/api/buyer-invoices/{invoice_id}/collections",
     },
 }
 # pydantic's names for constraints it could not write as JSON Schema.
