@@ -13,6 +13,7 @@ import {
   LineStyle,
   createChart,
   createSeriesMarkers,
+  type AutoscaleInfo,
   type IChartApi,
   type IPriceLine,
   type ISeriesApi,
@@ -96,6 +97,17 @@ export class ReplayChart {
       wickUpColor: "#16a34a",
       wickDownColor: "#dc2626",
       priceFormat: { type: "price", precision: digits, minMove: point },
+      // The price scale also takes in the SL/TP/order lines, so a level is never off-screen.
+      autoscaleInfoProvider: (original: () => AutoscaleInfo | null) => {
+        const info = original();
+        if (!info?.priceRange || this.lines.size === 0) return info;
+        let { minValue, maxValue } = info.priceRange;
+        for (const { spec } of this.lines.values()) {
+          minValue = Math.min(minValue, spec.price);
+          maxValue = Math.max(maxValue, spec.price);
+        }
+        return { ...info, priceRange: { minValue, maxValue } };
+      },
     });
     this.markers = createSeriesMarkers(this.series, []);
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {

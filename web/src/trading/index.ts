@@ -1,23 +1,26 @@
-// Placeholder of the trading area (the trading screens replace this file): the router loads
-// this module lazily for every path under /trade and matches `routes`.
+// The trading area (lazy-loaded under /trade): sessions, the replay screen, reports.
+// Each screen is its own chunk, so the sessions list never loads the chart library and the
+// replay screen loads only what it draws.
+
 import type { Route } from "../router";
-import { h, link } from "../ui";
 
 export const routes: Route[] = [
   {
     path: "/trade",
-    title: "Trading",
+    title: "Replay sessions",
     auth: true,
-    render(root) {
-      root.append(
-        h(
-          "section",
-          { class: "empty", "data-testid": "trading-placeholder" },
-          h("h1", null, "Trading"),
-          h("p", { class: "muted" }, "The trading screens are on their way."),
-          link("/", "Back home", { class: "button" }),
-        ),
-      );
-    },
+    render: async (root) => (await import("./sessions")).renderSessions(root),
+  },
+  {
+    path: "/trade/sessions/:id",
+    title: "Replay",
+    auth: true,
+    render: async (root, params) => (await import("./replay")).renderReplay(root, params),
+  },
+  {
+    path: "/trade/sessions/:id/report",
+    title: "Report",
+    auth: true,
+    render: async (root, params) => (await import("./report")).renderReport(root, params),
   },
 ];

@@ -68,7 +68,7 @@ export class TradingPanel {
       ).map(([key, label]) => {
         const dd = h("dd", { "data-field": key }, "—");
         this.acct[key] = dd;
-        return h("div", null, h("dt", null, label), dd);
+        return h("div", { class: "tr-tile" }, h("dt", null, label), dd);
       }),
     );
 
@@ -183,7 +183,7 @@ export class TradingPanel {
     this.tradeNote.hidden = ok;
     this.tradeNote.textContent =
       status === "DRAFT" ? "Start the replay to trade." : ok ? "" : "The replay is over: trading is closed.";
-    for (const el of this.el.querySelectorAll<HTMLButtonElement>(".tr-positions button, .tr-orders button")) {
+    for (const el of this.el.querySelectorAll<HTMLButtonElement>(".tr-positions button, .tr-orders button, .tr-positions input")) {
       el.disabled = !ok;
     }
   }
@@ -230,7 +230,7 @@ export class TradingPanel {
         const text = signedMoney(net);
         if (cell.textContent !== text) {
           cell.textContent = text;
-          cell.className = `num ${net > 0 ? "tr-up" : net < 0 ? "tr-down" : ""}`;
+          cell.className = `num tr-pnl ${net > 0 ? "tr-up" : net < 0 ? "tr-down" : ""}`;
         }
       }
     }
@@ -314,21 +314,31 @@ export class TradingPanel {
       this.positionsEl.replaceChildren(h("p", { class: "muted tr-none" }, "No open positions."));
       return;
     }
-    const rows: HTMLElement[] = [];
-    for (const p of this.positions) {
-      const pnl = h("td", { class: "num", "data-label": "P&L" }, signedMoney(p.net_profit));
+    const items = this.positions.map((p) => {
+      const pnl = h("span", { class: "num tr-pnl", "data-field": "pnl" }, signedMoney(p.net_profit));
       this.pnlCells.set(p.id, pnl);
-      rows.push(
+      return h(
+        "li",
+        { class: "tr-item", "data-position": p.id },
         h(
-          "tr",
-          { "data-position": p.id },
-          h("td", { "data-label": "Side" }, h("span", { class: `tr-side tr-side-${p.side.toLowerCase()}` }, p.side), ` ${volume(p.volume, inst)}`),
-          h("td", { class: "num", "data-label": "Open" }, price(p.open_price, d)),
-          h("td", { class: "num", "data-label": "SL", "data-field": "stop_loss" }, price(p.stop_loss, d)),
-          h("td", { class: "num", "data-label": "TP", "data-field": "take_profit" }, price(p.take_profit, d)),
+          "div",
+          { class: "tr-item-main" },
+          h("span", null, h("span", { class: `tr-side tr-side-${p.side.toLowerCase()}` }, p.side), ` ${volume(p.volume, inst)} @ ${price(p.open_price, d)}`),
           pnl,
+        ),
+        h(
+          "div",
+          { class: "tr-item-sub" },
           h(
-            "td",
+            "span",
+            { class: "muted" },
+            "SL ",
+            h("span", { "data-field": "stop_loss" }, price(p.stop_loss, d)),
+            " · TP ",
+            h("span", { "data-field": "take_profit" }, price(p.take_profit, d)),
+          ),
+          h(
+            "span",
             { class: "tr-actions" },
             h(
               "button",
@@ -336,6 +346,7 @@ export class TradingPanel {
                 type: "button",
                 class: "ghost small",
                 "aria-expanded": this.editing === p.id ? "true" : "false",
+                "aria-label": `Edit position #${p.id}`,
                 onclick: () => {
                   this.editing = this.editing === p.id ? null : p.id;
                   this.drawPositions();
@@ -349,27 +360,17 @@ export class TradingPanel {
               {
                 type: "button",
                 class: "small",
+                "aria-label": `Close position #${p.id}`,
                 onclick: (e: Event) => void this.close(p, null, e.currentTarget as HTMLButtonElement),
               },
               "Close",
             ),
           ),
         ),
+        this.editing === p.id ? this.editor(p) : null,
       );
-      if (this.editing === p.id) rows.push(h("tr", { class: "tr-edit-row" }, h("td", { colspan: 6 }, this.editor(p))));
-    }
-    this.positionsEl.replaceChildren(
-      h(
-        "table",
-        { class: "table tr-table tr-compact" },
-        h(
-          "thead",
-          null,
-          h("tr", null, ["Position", "Open", "SL", "TP", "P&L", ""].map((t, i) => h("th", { scope: "col", class: i > 0 && i < 5 ? "num" : null }, t))),
-        ),
-        h("tbody", null, rows),
-      ),
-    );
+    });
+    this.positionsEl.replaceChildren(h("ul", { class: "tr-items" }, items));
     this.mark();
   }
 
@@ -459,49 +460,46 @@ export class TradingPanel {
       this.ordersEl.replaceChildren(h("p", { class: "muted tr-none" }, "No pending orders."));
       return;
     }
-    this.ordersEl.replaceChildren(
+    const items = this.orders.map((o) =>
       h(
-        "table",
-        { class: "table tr-table tr-compact" },
-        h("thead", null, h("tr", null, ["Order", "Price", "SL", "TP", ""].map((t, i) => h("th", { scope: "col", class: i > 0 && i < 4 ? "num" : null }, t)))),
+        "li",
+        { class: "tr-item", "data-order": o.id },
         h(
-          "tbody",
-          null,
-          this.orders.map((o) =>
+          "div",
+          { class: "tr-item-main" },
+          h("span", null, h("span", { class: `tr-side tr-side-${o.side.toLowerCase()}` }, `${o.side} ${o.type}`), ` ${volume(o.volume, inst)} @ ${price(o.price, d)}`),
+        ),
+        h(
+          "div",
+          { class: "tr-item-sub" },
+          h("span", { class: "muted" }, `SL ${price(o.stop_loss, d)} · TP ${price(o.take_profit, d)}`),
+          h(
+            "span",
+            { class: "tr-actions" },
             h(
-              "tr",
-              { "data-order": o.id },
-              h("td", { "data-label": "Order" }, h("span", { class: `tr-side tr-side-${o.side.toLowerCase()}` }, `${o.side} ${o.type}`), ` ${volume(o.volume, inst)}`),
-              h("td", { class: "num", "data-label": "Price" }, price(o.price, d)),
-              h("td", { class: "num", "data-label": "SL" }, price(o.stop_loss, d)),
-              h("td", { class: "num", "data-label": "TP" }, price(o.take_profit, d)),
-              h(
-                "td",
-                { class: "tr-actions" },
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "ghost small",
-                    onclick: (e: Event) =>
-                      void busy(e.currentTarget as HTMLButtonElement, async () => {
-                        try {
-                          await api<Order>("DELETE", `/orders/${o.id}`);
-                          toast(`Order #${o.id} cancelled`, "success");
-                          this.host.refresh();
-                        } catch (err) {
-                          toast(err instanceof Error ? err.message : String(err), "error");
-                        }
-                      }),
-                  },
-                  "Cancel",
-                ),
-              ),
+              "button",
+              {
+                type: "button",
+                class: "ghost small",
+                "aria-label": `Cancel order #${o.id}`,
+                onclick: (e: Event) =>
+                  void busy(e.currentTarget as HTMLButtonElement, async () => {
+                    try {
+                      await api<Order>("DELETE", `/orders/${o.id}`);
+                      toast(`Order #${o.id} cancelled`, "success");
+                      this.host.refresh();
+                    } catch (err) {
+                      toast(err instanceof Error ? err.message : String(err), "error");
+                    }
+                  }),
+              },
+              "Cancel",
             ),
           ),
         ),
       ),
     );
+    this.ordersEl.replaceChildren(h("ul", { class: "tr-items" }, items));
   }
 
   private drawHistory(): void {
@@ -512,27 +510,25 @@ export class TradingPanel {
       return;
     }
     const recent = [...this.closed].reverse().slice(0, 8);
-    this.historyEl.replaceChildren(
+    const items = recent.map((p) =>
       h(
-        "table",
-        { class: "table tr-table tr-compact" },
-        h("thead", null, h("tr", null, ["Trade", "Open → close", "Reason", "Net"].map((t, i) => h("th", { scope: "col", class: i === 1 || i === 3 ? "num" : null }, t)))),
+        "li",
+        { class: "tr-item", "data-closed": p.id },
         h(
-          "tbody",
-          null,
-          recent.map((p) =>
-            h(
-              "tr",
-              { "data-closed": p.id, title: `Closed ${utc(p.close_ts)}` },
-              h("td", { "data-label": "Trade" }, h("span", { class: `tr-side tr-side-${p.side.toLowerCase()}` }, p.side), ` ${volume(p.volume, inst)}`),
-              h("td", { class: "num", "data-label": "Open → close" }, `${price(p.open_price, d)} → ${price(p.close_price, d)}`),
-              h("td", { "data-label": "Reason" }, REASONS[p.close_reason ?? ""] ?? p.close_reason ?? "—"),
-              h("td", { class: `num ${p.net_profit > 0 ? "tr-up" : p.net_profit < 0 ? "tr-down" : ""}`, "data-label": "Net" }, signedMoney(p.net_profit)),
-            ),
-          ),
+          "div",
+          { class: "tr-item-main" },
+          h("span", null, h("span", { class: `tr-side tr-side-${p.side.toLowerCase()}` }, p.side), ` ${volume(p.volume, inst)} · ${price(p.open_price, d)} → ${price(p.close_price, d)}`),
+          h("span", { class: `num tr-pnl ${p.net_profit > 0 ? "tr-up" : p.net_profit < 0 ? "tr-down" : ""}` }, signedMoney(p.net_profit)),
+        ),
+        h(
+          "div",
+          { class: "tr-item-sub muted" },
+          h("span", { "data-field": "close_reason" }, REASONS[p.close_reason ?? ""] ?? p.close_reason ?? "—"),
+          h("span", null, utc(p.close_ts)),
         ),
       ),
     );
+    this.historyEl.replaceChildren(h("ul", { class: "tr-items" }, items));
   }
 }
 

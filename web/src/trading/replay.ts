@@ -166,8 +166,8 @@ class ReplayScreen {
       e.preventDefault();
       void this.seek();
     });
-    this.stopBtn = h("button", { type: "button", class: "ghost tr-danger", onclick: (e: Event) => void this.stop(e.currentTarget as HTMLButtonElement) }, "End replay");
-    this.reportBtn = h("button", { type: "button", class: null, onclick: (e: Event) => void this.report(e.currentTarget as HTMLButtonElement) }, "Generate report");
+    this.stopBtn = h("button", { type: "button", class: "ghost small tr-danger", onclick: (e: Event) => void this.stop(e.currentTarget as HTMLButtonElement) }, "End replay");
+    this.reportBtn = h("button", { type: "button", class: "small", onclick: (e: Event) => void this.report(e.currentTarget as HTMLButtonElement) }, "Generate report");
 
     this.chart = new ReplayChart(this.chartHost, instrument.digits, instrument.point);
     this.chart.onBars = (last) => this.onBars(last);
@@ -222,7 +222,12 @@ class ReplayScreen {
             h("h1", null, `${instrument.symbol} · ${s.timeframe}`, h("span", { class: "muted" }, ` #${s.id}`)),
             this.statusEl,
           ),
-          h("div", { class: "tr-now" }, h("span", { class: "muted" }, "Replay at "), this.clockEl),
+          h(
+            "div",
+            { class: "tr-head-side" },
+            h("div", { class: "tr-now" }, h("span", { class: "muted" }, "Replay at "), this.clockEl),
+            h("div", { class: "tr-control-group" }, this.reportBtn, this.stopBtn),
+          ),
         ),
         this.banner,
         h(
@@ -238,7 +243,6 @@ class ReplayScreen {
               h("div", { class: "tr-control-group" }, this.playBtn, h("label", { class: "tr-speed" }, h("span", { class: "muted" }, "Speed"), this.speedSel)),
               h("div", { class: "tr-control-group" }, ...this.stepBtns),
               this.seekForm,
-              h("div", { class: "tr-control-group tr-end" }, this.reportBtn, this.stopBtn),
             ),
             shortcuts,
           ),

@@ -10,42 +10,57 @@ import type { Instrument, Report, ReportList, Session } from "./types";
 
 type Kind = "money" | "pct" | "ratio" | "count" | "duration" | "time";
 
-/** The statistics in reading order: label and how to show the figure. */
-const STATS: [string, string, Kind][] = [
-  ["start", "Start", "time"],
-  ["end", "End", "time"],
-  ["duration", "Duration", "duration"],
-  ["exposure_time_pct", "Exposure time", "pct"],
-  ["equity_final", "Final equity", "money"],
-  ["equity_peak", "Peak equity", "money"],
-  ["return_pct", "Return", "pct"],
-  ["return_ann_pct", "Return (annualized)", "pct"],
-  ["volatility_ann_pct", "Volatility (annualized)", "pct"],
-  ["sharpe_ratio", "Sharpe ratio", "ratio"],
-  ["sortino_ratio", "Sortino ratio", "ratio"],
-  ["calmar_ratio", "Calmar ratio", "ratio"],
-  ["max_drawdown_pct", "Max drawdown", "pct"],
-  ["avg_drawdown_pct", "Avg drawdown", "pct"],
-  ["max_drawdown_duration", "Max drawdown duration", "duration"],
-  ["avg_drawdown_duration", "Avg drawdown duration", "duration"],
-  ["trades", "Trades", "count"],
-  ["win_rate_pct", "Win rate", "pct"],
-  ["best_trade_pct", "Best trade", "pct"],
-  ["worst_trade_pct", "Worst trade", "pct"],
-  ["avg_trade_pct", "Avg trade", "pct"],
-  ["max_trade_duration", "Max trade duration", "duration"],
-  ["avg_trade_duration", "Avg trade duration", "duration"],
-  ["profit_factor", "Profit factor", "ratio"],
-  ["profit_factor_money", "Profit factor (money)", "ratio"],
-  ["expectancy_pct", "Expectancy", "pct"],
-  ["sqn", "SQN", "ratio"],
-  ["gross_profit", "Gross profit", "money"],
-  ["gross_loss", "Gross loss", "money"],
-  ["largest_win", "Largest win", "money"],
-  ["largest_loss", "Largest loss", "money"],
-  ["max_consecutive_wins", "Max consecutive wins", "count"],
-  ["max_consecutive_losses", "Max consecutive losses", "count"],
-  ["commissions", "Commissions", "money"],
+/** The statistics in three groups, in reading order: label and how to show the figure. */
+const GROUPS: [string, [string, string, Kind][]][] = [
+  [
+    "Returns",
+    [
+      ["start", "Start", "time"],
+      ["end", "End", "time"],
+      ["duration", "Duration", "duration"],
+      ["exposure_time_pct", "Exposure time", "pct"],
+      ["equity_final", "Final equity", "money"],
+      ["equity_peak", "Peak equity", "money"],
+      ["return_pct", "Return", "pct"],
+      ["return_ann_pct", "Return (annualized)", "pct"],
+      ["volatility_ann_pct", "Volatility (annualized)", "pct"],
+      ["commissions", "Commissions", "money"],
+    ],
+  ],
+  [
+    "Risk",
+    [
+      ["sharpe_ratio", "Sharpe ratio", "ratio"],
+      ["sortino_ratio", "Sortino ratio", "ratio"],
+      ["calmar_ratio", "Calmar ratio", "ratio"],
+      ["max_drawdown_pct", "Max drawdown", "pct"],
+      ["avg_drawdown_pct", "Avg drawdown", "pct"],
+      ["max_drawdown_duration", "Max drawdown duration", "duration"],
+      ["avg_drawdown_duration", "Avg drawdown duration", "duration"],
+      ["sqn", "SQN", "ratio"],
+      ["expectancy_pct", "Expectancy", "pct"],
+      ["profit_factor", "Profit factor", "ratio"],
+      ["profit_factor_money", "Profit factor (money)", "ratio"],
+    ],
+  ],
+  [
+    "Trades",
+    [
+      ["trades", "Trades", "count"],
+      ["win_rate_pct", "Win rate", "pct"],
+      ["best_trade_pct", "Best trade", "pct"],
+      ["worst_trade_pct", "Worst trade", "pct"],
+      ["avg_trade_pct", "Avg trade", "pct"],
+      ["max_trade_duration", "Max trade duration", "duration"],
+      ["avg_trade_duration", "Avg trade duration", "duration"],
+      ["gross_profit", "Gross profit", "money"],
+      ["gross_loss", "Gross loss", "money"],
+      ["largest_win", "Largest win", "money"],
+      ["largest_loss", "Largest loss", "money"],
+      ["max_consecutive_wins", "Max consecutive wins", "count"],
+      ["max_consecutive_losses", "Max consecutive losses", "count"],
+    ],
+  ],
 ];
 
 function statText(value: number | string | null | undefined, kind: Kind): string {
@@ -157,14 +172,29 @@ export async function renderReport(root: HTMLElement, params: Record<string, str
   }
 
   const stats = report.stats;
+  const known = new Set(GROUPS.flatMap(([, rows]) => rows.map(([key]) => key)));
+  // Figures the service adds later still show, under their own names.
+  const extra: [string, string, Kind][] = Object.keys(stats)
+    .filter((key) => !known.has(key))
+    .map((key) => [key, key.replace(/_/g, " "), key.endsWith("_pct") ? "pct" : "ratio"]);
+  const groups = extra.length ? [...GROUPS, ["More", extra] as [string, [string, string, Kind][]]] : GROUPS;
   const table = h(
-    "table",
-    { class: "table tr-stats" },
-    h(
-      "tbody",
-      null,
-      STATS.filter(([key]) => key in stats).map(([key, label, kind]) =>
-        h("tr", { "data-stat": key }, h("th", { scope: "row" }, label), h("td", { class: "num" }, statText(stats[key], kind))),
+    "div",
+    { class: "tr-stats-groups" },
+    groups.map(([title, rows]) =>
+      h(
+        "table",
+        { class: "table tr-stats" },
+        h("caption", null, title),
+        h(
+          "tbody",
+          null,
+          rows
+            .filter(([key]) => key in stats)
+            .map(([key, label, kind]) =>
+              h("tr", { "data-stat": key }, h("th", { scope: "row" }, label), h("td", { class: "num" }, statText(stats[key], kind))),
+            ),
+        ),
       ),
     ),
   );
@@ -185,12 +215,8 @@ export async function renderReport(root: HTMLElement, params: Record<string, str
       { class: "muted tr-report-meta" },
       `Snapshot at ${utc(report.replay_ts)} · made ${utc(report.created_at)}`,
     ),
-    h(
-      "div",
-      { class: "tr-report-grid" },
-      h("section", { class: "card tr-equity-card", "aria-labelledby": "tr-eq-h" }, h("h2", { id: "tr-eq-h" }, "Equity"), equity),
-      h("section", { class: "card tr-stats-card", "aria-labelledby": "tr-st-h" }, h("h2", { id: "tr-st-h" }, "Statistics"), table),
-    ),
+    h("section", { class: "card tr-equity-card", "aria-labelledby": "tr-eq-h" }, h("h2", { id: "tr-eq-h" }, "Equity"), equity),
+    h("section", { class: "card tr-stats-card", "aria-labelledby": "tr-st-h" }, h("h2", { id: "tr-st-h" }, "Statistics"), table),
     h(
       "section",
       { class: "card", "aria-labelledby": "tr-tr-h" },

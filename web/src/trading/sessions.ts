@@ -172,7 +172,12 @@ function sessionsTable(
 }
 
 function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
-  return h("label", { class: "field" }, h("span", { class: "field-label" }, label), input, hint ? h("small", { class: "muted" }, hint) : null);
+  // The cell holds the label and, below it, the API's message for the field (formErrors).
+  return h(
+    "div",
+    { class: "tr-cell" },
+    h("label", { class: "field" }, h("span", { class: "field-label" }, label), input, hint ? h("small", { class: "muted" }, hint) : null),
+  );
 }
 
 function select(name: string, options: [string, string][], value: string): HTMLSelectElement {
