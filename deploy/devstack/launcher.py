@@ -2,7 +2,8 @@
 
 Starts an embedded PostgreSQL under `.data/postgres` (unless AUTH_DATABASE_URL,
 TRADING_DATABASE_URL and AUCTION_DATABASE_URL are given), migrates, seeds demo data on the
-first start, starts the three services, gateway-aux and Traefik, waits until the gateway's
+first start, builds the web app when its sources changed, starts the three services, the web
+app's server, gateway-aux and Traefik, waits until the gateway's
 /healthz is 200, prints the URLs and logins, and on Ctrl-C (or SIGTERM) stops everything.
 
 Logins live in `.data/credentials.json` (mode 0600): the admin (ADMIN_EMAIL/ADMIN_PASSWORD,
@@ -135,14 +136,14 @@ def _reachable(client: httpx.Client, url: str) -> bool:
 
 
 def api_docs(stack: Stack) -> dict[str, str]:
-    """Each service's OpenAPI page: through the gateway when routed there, else direct."""
+    """Each service's API reference: the web app's /docs/<service> through the gateway (its
+    OpenAPI document reachable there), else the service's own /docs."""
     docs = {}
     with httpx.Client(timeout=3.0) as client:
         for name in SERVICES:
-            prefix = {"auth": "/auth", "auction": "/api"}.get(name, "")
-            through_gateway = f"{stack.gateway_url}{prefix}/docs" if prefix else None
-            if through_gateway and _reachable(client, f"{stack.gateway_url}{prefix}/openapi.json"):
-                docs[name] = through_gateway
+            page = f"{stack.gateway_url}/docs/{name}"
+            if _reachable(client, f"{page}/openapi.json"):
+                docs[name] = page
             else:
                 docs[name] = f"{stack.service_url(name)}/docs"
     return docs
@@ -153,6 +154,7 @@ def banner(stack: Stack, creds: dict[str, Any], notes: list[str]) -> str:
     lines = [
         "",
         "=" * 72,
+        f"  Web app       {stack.gateway_url}/   (sign up, or sign in with a login below)",
         f"  Gateway       {stack.gateway_url}   (health: {stack.gateway_url}/healthz)",
     ]
     lines += [f"  {name + ' API':<13} {url}" for name, url in docs.items()]

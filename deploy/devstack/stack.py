@@ -1,4 +1,5 @@
-"""The whole system as local processes: PostgreSQL, the three services, gateway-aux, Traefik.
+"""The whole system as local processes: PostgreSQL, the three services, the web app,
+gateway-aux, Traefik.
 
 Used by the launcher (`make run`) and by the end-to-end tests, so both run the same thing:
 
@@ -11,6 +12,8 @@ Used by the launcher (`make run`) and by the end-to-end tests, so both run the s
 A service runs as one uvicorn process per replica: the first is named after the service and
 listens on its port, replica i (2, 3, ...) is `<service>-<i>` on that port + 100 * (i - 1)
 unless `replica_ports` names other ports; Traefik balances over them all (`<SERVICE>_URLS`).
+The web app (`web`: services/web serving web/dist, built first by devstack.webapp when its
+sources changed) is one more process, without a database.
 
 Every child runs in its own process group (a terminal's Ctrl-C reaches only the launcher,
 which stops them in order) and dies with its parent on Linux (PR_SET_PDEATHSIG), so even a
@@ -48,6 +51,8 @@ AUX_SERVER = GATEWAY_DIR / "aux" / "server.py"
 
 SERVICES = ("auth", "trading", "auction")
 PACKAGES = {name: f"{name}_service" for name in SERVICES}
+# The web app's server: no database, not replicated (a file server; compose and k8s scale it).
+WEB = "web"
 HOST = "127.0.0.1"
 JWT_AUDIENCE = "marketplace"
 
@@ -66,6 +71,7 @@ class Ports:
     auction: int = 8003
     aux: int = 8081
     metrics: int = 8082
+    web: int = 8004
 
     ENV_NAMES = {
         "gateway": "GATEWAY_PORT",
@@ -74,6 +80,7 @@ class Ports:
         "auction": "AUCTION_PORT",
         "aux": "GATEWAY_AUX_PORT",
         "metrics": "GATEWAY_METRICS_PORT",
+        "web": "WEB_PORT",
     }
 
     @classmethod
@@ -253,6 +260,8 @@ class Stack:
     postgres: EmbeddedPostgres | None = field(default=None, init=False)
     processes: dict[str, ManagedProcess] = field(default_factory=dict, init=False)
     resolved_urls: dict[str, str] = field(default_factory=dict, init=False)
+    # Build web/ (when its sources changed) before starting; off: serve web/dist as it is.
+    build_web: bool = True
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -276,6 +285,10 @@ class Stack:
     def service_url(self, name: str) -> str:
         """The service's first replica."""
         return f"http://{HOST}:{self.ports.service(name)}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{HOST}:{self.ports.web}"
 
     # ---- replicas ----
     def replica_names(self, name: str) -> list[str]:
@@ -320,9 +333,12 @@ class Stack:
             self._migrate()
             if self.seed_demo:
                 self._seed_demo()
+            if self.build_web:
+                self._build_web()
             for name in SERVICES:
                 for replica in self.replica_names(name):
                     self._service_process(replica).start()
+            self._web_process().start()
             self._aux_process().start()
             self._traefik_process().start()
             self.wait_healthy(self.start_timeout)
@@ -333,7 +349,7 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway first, then the services, then PostgreSQL; idempotent."""
-        order = ["traefik", "gateway-aux", *self._all_replicas()]
+        order = ["traefik", "gateway-aux", WEB, *self._all_replicas()]
         procs = [self.processes[n] for n in order if n in self.processes]
         # All at once: shutdown takes one timeout, not five. The gateway goes first, so the
         # services stop without a drain (SIGINT: uvicorn's graceful shutdown at once).
@@ -379,7 +395,7 @@ class Stack:
         for name, proc in list(self.processes.items()):
             if proc.proc is None or proc.running:
                 continue
-            if name not in self._all_replicas() or proc.uptime < min_uptime:
+            if name not in (*self._all_replicas(), WEB) or proc.uptime < min_uptime:
                 raise StackError(
                     f"{name} exited with code {proc.returncode}; its log ({proc.log_path}) "
                     f"ends with:\n{proc.log_tail()}"
@@ -511,6 +527,15 @@ class Stack:
                 proc.stop(timeout=5)
                 self.processes.pop(proc.name, None)
 
+    def _build_web(self) -> None:
+        """npm ci and the web build, each only when its inputs changed (devstack.webapp)."""
+        from .webapp import ToolchainError, build
+
+        try:
+            build()
+        except (ToolchainError, OSError) as exc:
+            raise StackError(f"building the web app failed: {exc}") from exc
+
     def _seed_demo(self) -> None:
         """Demo instruments and bars (first start only: the module is idempotent)."""
         if importlib.util.find_spec("trading_service.demo") is None:
@@ -555,6 +580,7 @@ class Stack:
     def gateway_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({f"{n.upper()}_URL": self.service_url(n) for n in SERVICES})
+        env["WEB_URL"] = self.web_url
         # gateway/dynamic.yml balances over the list; gateway-aux's /healthz checks them all.
         env.update({f"{n.upper()}_URLS": ",".join(self.service_urls(n)) for n in SERVICES})
         env["GATEWAY_AUX_URL"] = self.aux_url
@@ -586,6 +612,31 @@ class Stack:
             replica, argv, self.service_env(name), self.logs_dir / f"{replica}.log", REPO_ROOT
         )
         self.processes[replica] = proc
+        return proc
+
+    def _web_process(self) -> ManagedProcess:
+        argv = [
+            self.python,
+            "-m",
+            "uvicorn",
+            "web_service.main:create_app",
+            "--factory",
+            "--host",
+            HOST,
+            "--port",
+            str(self.ports.web),
+            "--proxy-headers",
+            "--forwarded-allow-ips",
+            HOST,
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+        env = dict(os.environ)
+        env.update({"PYTHONUNBUFFERED": "1", "WEB_ENVIRONMENT": "development"})
+        env.update(self.env)
+        proc = ManagedProcess(WEB, argv, env, self.logs_dir / "web.log", REPO_ROOT)
+        self.processes[WEB] = proc
         return proc
 
     def _aux_process(self) -> ManagedProcess:

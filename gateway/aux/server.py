@@ -9,8 +9,8 @@ Standard library only, so it runs from any Python 3.11+ and in a tiny container.
   errors are FastAPI's `{"detail": ...}`; auction errors are the seed's envelope
   `{"success": false, "error": {"message", "code"}, "meta": {"timestamp"}}`.
 
-Environment: AUTH_URL, TRADING_URL, AUCTION_URL (the services' base URLs; *_URLS, comma-separated,
-list a service's replicas, of which one ready is enough), GATEWAY_AUX_HOST
+Environment: AUTH_URL, TRADING_URL, AUCTION_URL, WEB_URL (the services' base URLs; *_URLS,
+comma-separated, list a service's replicas, of which one ready is enough), GATEWAY_AUX_HOST
 (default 127.0.0.1), GATEWAY_AUX_PORT (default 8081), HEALTH_TIMEOUT seconds (default 2).
 """
 
@@ -30,7 +30,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-SERVICES = ("auth", "trading", "auction")
+# The web app (web) is checked by /healthz like the APIs; its gateway errors are `{"detail"}`.
+SERVICES = ("auth", "trading", "auction", "web")
 ENVELOPE_SERVICES = frozenset({"auction"})
 _VALID_RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _ERROR_PATH = re.compile(r"^/errors/(?P<service>[a-z]+)/(?P<status>[0-9]{3})$")

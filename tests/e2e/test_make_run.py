@@ -218,7 +218,7 @@ def _of_this_run(ports: Ports, data_dir: Path) -> list[str]:
     command lines, the services their ports, gateway-aux its script."""
     marks = [
         str(data_dir),
-        *(f"--port {getattr(ports, n)}" for n in ("auth", "trading", "auction")),
+        *(f"--port {getattr(ports, n)}" for n in ("auth", "trading", "auction", "web")),
     ]
     return [
         f"{pid} {cmdline}"

@@ -40,6 +40,7 @@ def test_stopped_trading_is_json_503_and_others_keep_serving(
             "auth": "ok",
             "trading": health.json()["services"]["trading"],
             "auction": "ok",
+            "web": "ok",
         }
         assert health.json()["services"]["trading"] != "ok"
     finally:
