@@ -1,0 +1,450 @@
+// Farmer bills and buyer invoices (the twins): lists with their money state, and each
+// document with its lots, charge lines, totals, payments or collections, void and print.
+// A bill prints as the service's own page (/api/bills/{id}/print, with the verification QR)
+// in a new tab; an invoice prints from this screen (print stylesheet).
+
+import { ApiError } from "../api";
+import { navigate } from "../router";
+import { busy, clearFormErrors, fmtDateTime, formErrors, formValues, h, link, newIdempotencyKey, toast } from "../ui";
+import { fmtQty, get, getList, longDay, numeric, post, del } from "./client";
+import {
+  badge,
+  confirmButton,
+  empty,
+  errorBox,
+  filterLinks,
+  frame,
+  loading,
+  money,
+  pageHead,
+  pager,
+  plural,
+  queryParam,
+  shortWhen,
+  table,
+  tile,
+  tiles,
+  toastError,
+} from "./layout";
+import { METHODS, type Bill, type ChargeLine, type Invoice, type Method, type Payment, type SessionOut } from "./types";
+
+function statusBadges(status: string, pay: string, overdue: boolean): HTMLElement {
+  return h("span", { class: "au-docs" }, status === "VOID" ? badge("VOID") : badge(pay), overdue && status !== "VOID" ? badge("OVERDUE") : null);
+}
+
+// ---- lists ----
+
+export async function renderBills(root: HTMLElement): Promise<void> {
+  const main = await frame(root, "bills");
+  if (!main) return;
+  const filter = queryParam("filter");
+  const page = Math.max(1, Number(queryParam("page")) || 1);
+  main.append(
+    pageHead("Farmer bills", "What you owe farmers for their lots, after commission and charges."),
+    filterLinks("/auction/bills", "filter", filter, [
+      ["", "All"],
+      ["UNPAID", "Unpaid"],
+      ["PARTIAL", "Part paid"],
+      ["PAID", "Paid"],
+      ["VOID", "Void"],
+    ]),
+  );
+  const box = h("div", null, loading());
+  main.append(box);
+  const query = filter === "VOID" ? { status: "VOID" } : filter ? { payment_status: filter, status: "ACTIVE" } : {};
+  try {
+    const list = await getList<Bill>("/api/bills", { ...query, page, limit: 25 });
+    if (!list.data.length) {
+      box.replaceChildren(empty("No bills here", "Bills are made from a session's Farmers tab."));
+      return;
+    }
+    box.replaceChildren(
+      table(
+        [
+          { label: "Bill", cell: (b) => link(`/auction/bills/${b.id}`, b.bill_number, { class: "au-strong-link" }) },
+          { label: "Made", cell: (b) => fmtDateTime(b.created_at) },
+          { label: "Farmer", cell: (b) => b.farmer.name },
+          { label: "Sales", cell: (b) => money(b.total_amount), num: true },
+          { label: "Deductions", cell: (b) => money(b.deductions_amount), num: true },
+          { label: "Net", cell: (b) => money(b.net_amount), num: true },
+          { label: "Paid", cell: (b) => money(b.paid_amount), num: true },
+          { label: "Balance", cell: (b) => h("strong", null, money(b.status === "VOID" ? 0 : b.balance_amount)), num: true },
+          { label: "Status", cell: (b) => statusBadges(b.status, b.payment_status, b.overdue) },
+          { label: "Due", cell: (b) => fmtDateTime(b.due_at) },
+        ],
+        list.data,
+        { testid: "bills-table", rowAttrs: (b) => ({ class: b.overdue ? "au-overdue" : b.status === "VOID" ? "au-void-row" : null }) },
+      ),
+      pager(page, list.meta.totalPages, (p) => navigate(`/auction/bills?${new URLSearchParams({ ...(filter ? { filter } : {}), page: String(p) })}`)) ?? "",
+    );
+  } catch (err) {
+    box.replaceChildren(errorBox(err, () => navigate(location.pathname + location.search)));
+  }
+}
+
+export async function renderInvoices(root: HTMLElement): Promise<void> {
+  const main = await frame(root, "invoices");
+  if (!main) return;
+  const filter = queryParam("filter");
+  const page = Math.max(1, Number(queryParam("page")) || 1);
+  main.append(
+    pageHead("Buyer invoices", "What buyers owe you for the lots they bought, with their charges."),
+    filterLinks("/auction/invoices", "filter", filter, [
+      ["", "All"],
+      ["UNPAID", "Unpaid"],
+      ["PARTIAL", "Part paid"],
+      ["PAID", "Paid"],
+      ["VOID", "Void"],
+    ]),
+  );
+  const box = h("div", null, loading());
+  main.append(box);
+  const query = filter === "VOID" ? { status: "VOID" } : filter ? { collection_status: filter, status: "ACTIVE" } : {};
+  try {
+    const list = await getList<Invoice>("/api/buyer-invoices", { ...query, page, limit: 25 });
+    if (!list.data.length) {
+      box.replaceChildren(empty("No invoices here", "Invoices are made from a session's Buyers tab."));
+      return;
+    }
+    box.replaceChildren(
+      table(
+        [
+          { label: "Invoice", cell: (i) => link(`/auction/invoices/${i.id}`, i.invoice_number, { class: "au-strong-link" }) },
+          { label: "Made", cell: (i) => fmtDateTime(i.created_at) },
+          { label: "Buyer", cell: (i) => i.buyer.name },
+          { label: "Lots", cell: (i) => money(i.lots_amount), num: true },
+          { label: "Charges", cell: (i) => money(i.charges_amount + i.commission_amount), num: true },
+          { label: "Total", cell: (i) => money(i.total_amount), num: true },
+          { label: "Collected", cell: (i) => money(i.collected_amount), num: true },
+          { label: "Balance", cell: (i) => h("strong", null, money(i.status === "VOID" ? 0 : i.balance_amount)), num: true },
+          { label: "Status", cell: (i) => statusBadges(i.status, i.collection_status, i.overdue) },
+          { label: "Due", cell: (i) => i.due_date },
+        ],
+        list.data,
+        { testid: "invoices-table", rowAttrs: (i) => ({ class: i.overdue ? "au-overdue" : i.status === "VOID" ? "au-void-row" : null }) },
+      ),
+      pager(page, list.meta.totalPages, (p) => navigate(`/auction/invoices?${new URLSearchParams({ ...(filter ? { filter } : {}), page: String(p) })}`)) ?? "",
+    );
+  } catch (err) {
+    box.replaceChildren(errorBox(err, () => navigate(location.pathname + location.search)));
+  }
+}
+
+// ---- one document ----
+
+function chargeRate(c: ChargeLine): string {
+  if (c.kind === "PERCENT") return `${c.rate} % of ${money(c.basis)}`;
+  if (c.kind === "PER_UNIT") return `${money(c.rate)} × ${fmtQty(c.basis)} ${c.unit ?? ""}`.trim();
+  return `${money(c.rate)} × ${fmtQty(c.basis)} lots`;
+}
+
+function sumRow(label: string, value: string, cls = ""): HTMLElement {
+  return h("div", { class: `au-sum-row ${cls}`.trim() }, h("span", null, label), h("span", { class: "num" }, value));
+}
+
+/** The payment (bill) or collection (invoice) form: amount (the balance by default), method,
+ * reference (UTR, cheque number), note. One Idempotency-Key per filled-in form. */
+function moneyForm(opts: {
+  title: string;
+  verb: string;
+  balance: number;
+  testid: string;
+  send: (body: Record<string, unknown>, key: string) => Promise<string>;
+}): HTMLFormElement {
+  const amount = h("input", {
+    id: "pay-amount",
+    name: "amount",
+    type: "text",
+    inputmode: "decimal",
+    autocomplete: "off",
+    value: opts.balance.toFixed(2),
+    "data-testid": "pay-amount",
+  });
+  const methods = h(
+    "div",
+    { class: "au-seg au-seg-radio", role: "radiogroup", "aria-label": "Method" },
+    METHODS.map((m, i) =>
+      h("label", null, h("input", { type: "radio", name: "method", value: m, checked: i === 0, "data-testid": `pay-method-${m}` }), m),
+    ),
+  );
+  const reference = h("input", { id: "pay-reference", name: "reference", type: "text", maxlength: "64", autocomplete: "off", "data-testid": "pay-reference" });
+  const refLabel = h("label", { for: "pay-reference" }, "Reference ", h("span", { class: "muted" }, "(optional for cash)"));
+  const note = h("input", { id: "pay-note", name: "note", type: "text", maxlength: "1000", autocomplete: "off" });
+  const submit = h("button", { type: "submit", class: "primary", "data-testid": "pay-submit" }, opts.verb);
+  const form = h(
+    "form",
+    { class: "form au-pay-form", novalidate: true, "data-testid": opts.testid },
+    h("h2", null, opts.title),
+    h("div", { class: "form-error", role: "alert", hidden: true }),
+    h("div", { class: "field" }, h("label", { for: "pay-amount" }, "Amount"), amount),
+    h("div", { class: "field" }, h("span", { class: "au-label" }, "Method"), methods),
+    h("div", { class: "field" }, refLabel, reference),
+    h("div", { class: "field" }, h("label", { for: "pay-note" }, "Note ", h("span", { class: "muted" }, "(optional)")), note),
+    submit,
+  );
+  const relabel = () => {
+    const m = (formValues(form).method ?? "CASH") as Method;
+    refLabel.replaceChildren(
+      m === "CHEQUE" ? "Cheque number " : m === "CASH" ? "Reference " : "UTR / transaction id ",
+      h("span", { class: "muted" }, m === "CASH" ? "(optional for cash)" : "(from the bank or UPI app)"),
+    );
+  };
+  methods.addEventListener("change", relabel);
+  let key = newIdempotencyKey();
+  form.addEventListener("input", () => {
+    key = newIdempotencyKey();
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    clearFormErrors(form);
+    const v = formValues(form);
+    const body: Record<string, unknown> = { amount: numeric(v.amount), method: v.method ?? "CASH" };
+    if (v.reference?.trim()) body.reference = v.reference.trim();
+    if (v.note?.trim()) body.note = v.note.trim();
+    if (body.amount === undefined) {
+      formErrors(form, new ApiError(400, "How much?", "VALIDATION_ERROR", { amount: "How much?" }));
+      return;
+    }
+    void busy(submit, async () => {
+      try {
+        const done = await opts.send(body, key);
+        toast(done, "success");
+        navigate(location.pathname);
+      } catch (err) {
+        formErrors(form, err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  });
+  return form;
+}
+
+function paymentsTable(rows: Payment[], testid: string, label: string): HTMLElement {
+  if (!rows.length) return h("p", { class: "muted" }, `No ${label} yet.`);
+  return table(
+    [
+      { label: "When", cell: (p) => shortWhen(p.created_at) },
+      {
+        label: "How",
+        cell: (p) =>
+          h(
+            "span",
+            { class: "au-how" },
+            h("strong", null, p.method),
+            p.reference ? h("span", { class: "au-ref" }, p.reference) : null,
+            p.note ? h("span", { class: "au-sub" }, p.note) : null,
+          ),
+      },
+      { label: "Amount", cell: (p) => money(p.amount), num: true },
+    ],
+    rows,
+    { testid, keep: true },
+  );
+}
+
+async function sessionLine(sessionId: string): Promise<Node> {
+  try {
+    const s = await get<SessionOut>(`/api/sessions/${sessionId}`);
+    return link(`/auction/sessions/${s.id}`, `Session ${longDay(s.date)}`);
+  } catch {
+    return document.createTextNode("");
+  }
+}
+
+export async function renderBill(root: HTMLElement, params: Record<string, string>): Promise<void> {
+  const main = await frame(root, "bills");
+  if (!main) return;
+  main.append(loading("Loading the bill…"));
+  let bill: Bill;
+  try {
+    bill = await get<Bill>(`/api/bills/${params.id ?? ""}`);
+  } catch (err) {
+    main.replaceChildren(errorBox(err, () => navigate(location.pathname)));
+    return;
+  }
+  const session = await sessionLine(bill.session_id);
+  const voided = bill.status === "VOID";
+  const print = h(
+    "a",
+    { href: `/api/bills/${bill.id}/print`, target: "_blank", rel: "noopener", class: "button primary", "data-testid": "print-bill" },
+    "Print bill ↗",
+  );
+  const actions: Node[] = [print];
+  if (!voided && !bill.payments.length) {
+    actions.push(
+      confirmButton(
+        "Void bill",
+        "Confirm void",
+        async () => {
+          try {
+            await del(`/api/bills/${bill.id}`);
+            toast(`${bill.bill_number} voided: its lots can be billed again.`, "success");
+            navigate(location.pathname);
+          } catch (err) {
+            toastError(err);
+          }
+        },
+        { "data-testid": "void-bill" },
+      ),
+    );
+  }
+  const f = bill.farmer;
+  main.replaceChildren(
+    pageHead(
+      h("span", null, `${bill.bill_number} · ${f.name} `, statusBadges(bill.status, bill.payment_status, bill.overdue)),
+      h("span", null, [f.village, f.phone].filter(Boolean).join(" · "), [f.village, f.phone].some(Boolean) ? " · " : "", session, ` · made ${fmtDateTime(bill.created_at)}`),
+      ...actions,
+    ),
+    tiles(
+      tile("Net payable", money(bill.net_amount), `sales ${money(bill.total_amount)} − ${money(bill.deductions_amount)}`),
+      tile("Paid", money(bill.paid_amount), plural(bill.payments.length, "payment")),
+      tile("Balance", money(voided ? 0 : bill.balance_amount), voided ? "void" : `due ${fmtDateTime(bill.due_at)}`, bill.overdue ? "au-tile-bad" : bill.balance_amount > 0 ? "au-tile-warn" : "au-tile-ok"),
+    ),
+  );
+  const lots = table(
+    [
+      { label: "Product", cell: (l) => l.product_name },
+      { label: "Quantity", cell: (l) => `${fmtQty(l.quantity)} ${l.unit}`, num: true },
+      { label: "Rate", cell: (l) => (l.quantity > 0 ? money(l.amount / l.quantity) : "—"), num: true },
+      { label: "Amount", cell: (l) => money(l.amount), num: true },
+    ],
+    bill.bill_items,
+    { testid: "bill-lots", keep: true },
+  );
+  const sums = h(
+    "div",
+    { class: "au-sums", "data-testid": "bill-sums" },
+    sumRow("Sales", money(bill.total_amount)),
+    bill.charges.map((c) => sumRow(`− ${c.name} (${chargeRate(c)})`, money(c.amount), "au-sum-minus")),
+    sumRow("Net payable to the farmer", money(bill.net_amount), "au-sum-total"),
+    sumRow("Paid", money(bill.paid_amount)),
+    sumRow("Balance", money(voided ? 0 : bill.balance_amount), "au-sum-total"),
+    bill.commission_payer === "BUYER" ? h("p", { class: "muted" }, `Commission ${money(bill.commission_amount)} (${bill.commission_rate} %) is paid by the buyers.`) : null,
+  );
+  const left = h("section", { class: "card au-doc-main" }, h("h2", null, "Lots"), lots, sums);
+  const right = h("div", { class: "au-doc-side" });
+  if (!voided && bill.balance_amount > 0) {
+    right.append(
+      h(
+        "section",
+        { class: "card" },
+        moneyForm({
+          title: "Pay the farmer",
+          verb: "Record payment",
+          balance: bill.balance_amount,
+          testid: "payment-form",
+          send: async (body, key) => {
+            const r = await post<{ bill: { balance_amount: number; payment_status: string } }>(`/api/bills/${bill.id}/payments`, body, key);
+            return `Payment recorded: balance ${money(r.bill.balance_amount)} (${r.bill.payment_status.toLowerCase()})`;
+          },
+        }),
+      ),
+    );
+  }
+  right.append(
+    h("section", { class: "card" }, h("h2", null, "Payments"), paymentsTable(bill.payments, "payments-table", "payments")),
+    h(
+      "section",
+      { class: "card au-verify" },
+      h("h2", null, "Farmer's copy"),
+      h("p", { class: "muted" }, "The printed bill carries a QR code: the farmer scans it to see this bill, signed, with what was paid — no login needed."),
+      h("a", { href: `/api/public/bills/${bill.verification_code}`, target: "_blank", rel: "noopener", "data-testid": "public-link" }, "Open the public copy ↗"),
+    ),
+  );
+  main.append(h("div", { class: "au-doc-grid" }, left, right), h("p", null, link(`/auction/ledgers/farmers/${bill.farmer_id}`, `${f.name}'s ledger →`)));
+  if (!voided && bill.balance_amount > 0) queueMicrotask(() => main.querySelector<HTMLInputElement>("#pay-amount")?.focus());
+}
+
+export async function renderInvoice(root: HTMLElement, params: Record<string, string>): Promise<void> {
+  const main = await frame(root, "invoices");
+  if (!main) return;
+  main.append(loading("Loading the invoice…"));
+  let inv: Invoice;
+  try {
+    inv = await get<Invoice>(`/api/buyer-invoices/${params.id ?? ""}`);
+  } catch (err) {
+    main.replaceChildren(errorBox(err, () => navigate(location.pathname)));
+    return;
+  }
+  const session = await sessionLine(inv.session_id);
+  const voided = inv.status === "VOID";
+  const actions: Node[] = [
+    h("button", { type: "button", class: "au-no-print", onclick: () => window.print(), "data-testid": "print-invoice" }, "Print"),
+  ];
+  if (!voided && !inv.collections.length) {
+    actions.push(
+      confirmButton(
+        "Void invoice",
+        "Confirm void",
+        async () => {
+          try {
+            await del(`/api/buyer-invoices/${inv.id}`);
+            toast(`${inv.invoice_number} voided: its lots can be invoiced again.`, "success");
+            navigate(location.pathname);
+          } catch (err) {
+            toastError(err);
+          }
+        },
+        { "data-testid": "void-invoice" },
+      ),
+    );
+  }
+  const b = inv.buyer;
+  main.replaceChildren(
+    pageHead(
+      h("span", null, `${inv.invoice_number} · ${b.name} `, statusBadges(inv.status, inv.collection_status, inv.overdue)),
+      h("span", null, b.phone ? `${b.phone} · ` : "", session, ` · made ${fmtDateTime(inv.created_at)} · due ${inv.due_date}`),
+      ...actions,
+    ),
+    tiles(
+      tile(
+        "Invoice total",
+        money(inv.total_amount),
+        inv.charges.length ? `lots ${money(inv.lots_amount)} + charges ${money(inv.charges_amount + inv.commission_amount)}` : "the lots, no charges",
+      ),
+      tile("Collected", money(inv.collected_amount), plural(inv.collections.length, "collection")),
+      tile("Balance", money(voided ? 0 : inv.balance_amount), voided ? "void" : `due ${inv.due_date}`, inv.overdue ? "au-tile-bad" : inv.balance_amount > 0 ? "au-tile-warn" : "au-tile-ok"),
+    ),
+  );
+  const lots = table(
+    [
+      { label: "Product", cell: (l) => l.product_name },
+      { label: "Quantity", cell: (l) => `${fmtQty(l.quantity)} ${l.unit}`, num: true },
+      { label: "Rate", cell: (l) => money(l.price), num: true },
+      { label: "Amount", cell: (l) => money(l.amount), num: true },
+    ],
+    inv.invoice_items,
+    { testid: "invoice-lots", keep: true },
+  );
+  const sums = h(
+    "div",
+    { class: "au-sums", "data-testid": "invoice-sums" },
+    sumRow("Lots", money(inv.lots_amount)),
+    inv.charges.map((c) => sumRow(`+ ${c.name} (${chargeRate(c)})`, money(c.amount), "au-sum-plus")),
+    sumRow("Total payable by the buyer", money(inv.total_amount), "au-sum-total"),
+    sumRow("Collected", money(inv.collected_amount)),
+    sumRow("Balance", money(voided ? 0 : inv.balance_amount), "au-sum-total"),
+  );
+  const left = h("section", { class: "card au-doc-main" }, h("h2", null, "Lots"), lots, sums);
+  const right = h("div", { class: "au-doc-side au-no-print" });
+  if (!voided && inv.balance_amount > 0) {
+    right.append(
+      h(
+        "section",
+        { class: "card" },
+        moneyForm({
+          title: "Collect from the buyer",
+          verb: "Record collection",
+          balance: inv.balance_amount,
+          testid: "collection-form",
+          send: async (body, key) => {
+            const r = await post<{ invoice: { balance_amount: number; collection_status: string } }>(`/api/buyer-invoices/${inv.id}/collections`, body, key);
+            return `Collection recorded: balance ${money(r.invoice.balance_amount)} (${r.invoice.collection_status.toLowerCase()})`;
+          },
+        }),
+      ),
+    );
+  }
+  right.append(h("section", { class: "card" }, h("h2", null, "Collections"), paymentsTable(inv.collections, "collections-table", "collections")));
+  main.append(h("div", { class: "au-doc-grid" }, left, right), h("p", { class: "au-no-print" }, link(`/auction/ledgers/buyers/${inv.buyer_id}`, `${b.name}'s ledger →`)));
+  if (!voided && inv.balance_amount > 0) queueMicrotask(() => main.querySelector<HTMLInputElement>("#pay-amount")?.focus());
+}
