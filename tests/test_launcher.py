@@ -287,3 +287,22 @@ def test_aux_error_pages_use_each_service_format(
     assert httpx.get(f"{url}/errors/nobody/502").status_code == 404
     assert httpx.get(f"{url}/anything").json() == {"detail": "Not found"}
     assert httpx.get(f"{url}/livez").status_code == 200
+
+
+def test_aux_reads_request_bodies_so_a_kept_alive_connection_stays_in_step(
+    aux_url: tuple[str, dict[str, list[str]]],
+) -> None:
+    """Traefik reuses its connections to gateway-aux. A POST with a body to a path no service
+    owns left the body unread, and its bytes became the next request's line: the next client,
+    on the same connection, got a 501 (found by tests/browser/test_web_serving.py)."""
+    url, _ = aux_url
+    with httpx.Client(base_url=url, limits=httpx.Limits(max_connections=1)) as client:
+        for _ in range(3):
+            posted = client.post("/signin", json={"email": "x@example.com", "pad": "y" * 5000})
+            assert posted.status_code == 404
+            assert posted.json() == {"detail": "Not found"}
+            assert client.get("/nowhere").json() == {"detail": "Not found"}
+        big = client.post("/nowhere", content=b"z" * (2 * 1024 * 1024))
+        assert big.status_code == 404
+        assert big.headers["connection"] == "close"
+        assert client.get("/livez").status_code == 200

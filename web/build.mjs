@@ -166,6 +166,14 @@ async function main() {
     chunks[url(path.join(ROOT, out))] = {
       imports: meta.imports.map((i) => ({ path: url(path.join(ROOT, i.path)), kind: i.kind })),
       inputs: Object.keys(meta.inputs).filter((i) => !i.startsWith("node_modules/")).sort(),
+      // The npm packages bundled into it (tests check the chart library stays off other screens).
+      packages: [
+        ...new Set(
+          Object.keys(meta.inputs)
+            .filter((i) => i.startsWith("node_modules/"))
+            .map((i) => i.split("/").slice(1, i.split("/")[1].startsWith("@") ? 3 : 2).join("/")),
+        ),
+      ].sort(),
     };
   }
   const manifest = { entry: js.entry, preload: js.preload, css, favicon, chunks, files };

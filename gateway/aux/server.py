@@ -34,6 +34,8 @@ from typing import Any
 SERVICES = ("auth", "trading", "auction", "web")
 ENVELOPE_SERVICES = frozenset({"auction"})
 _VALID_RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# A larger body (only a path no service owns gets here with one) closes the connection instead.
+MAX_DISCARD_BYTES = 1024 * 1024
 _ERROR_PATH = re.compile(r"^/errors/(?P<service>[a-z]+)/(?P<status>[0-9]{3})$")
 
 ERROR_CODES = {
@@ -114,11 +116,30 @@ class Handler(BaseHTTPRequestHandler):
         rid = self.headers.get("X-Request-ID", "")
         return rid if _VALID_RID.match(rid) else uuid.uuid4().hex
 
+    def _discard_body(self) -> None:
+        """Read the request's body and drop it: left unread on a kept-alive connection, its
+        bytes would be taken for the next request's line (a 501 for the next client)."""
+        length = self.headers.get("Content-Length", "0").strip() or "0"
+        if self.headers.get("Transfer-Encoding") or not length.isdigit():
+            self.close_connection = True
+            return
+        remaining = int(length)
+        if remaining > MAX_DISCARD_BYTES:
+            self.close_connection = True
+            return
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 65536))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+
     def _send_json(
         self, status: int, body: dict[str, Any], rid: str, service: str | None = None
     ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
@@ -167,6 +188,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(200 if ok else 503, body, rid)
 
     def _handle(self) -> None:
+        self._discard_body()
         rid = self._request_id()
         path = self.path.split("?", 1)[0]
         if path == "/healthz" and self.command in ("GET", "HEAD"):

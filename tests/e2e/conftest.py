@@ -68,9 +68,11 @@ def e2e_stack(
     signing_key: Ed25519PrivateKey,
     secrets_seen: Secrets,
     name: str = "e2e",
+    env: dict[str, str] | None = None,
     **stack_kw: Any,
 ) -> Iterator[Stack]:
-    """A stack on databases of its own (`<name>_<service>`), started, then stopped."""
+    """A stack on databases of its own (`<name>_<service>`), started, then stopped; `env`
+    adds to every process's environment (tests/browser: a short access-token lifetime)."""
     urls = {service: pg_cluster.database(f"{name}_{service}") for service in SERVICES}
     pem = signing_key.private_bytes(
         serialization.Encoding.PEM,
@@ -82,7 +84,7 @@ def e2e_stack(
         tmp_path_factory.mktemp(f"{name}-stack"),
         Ports.free(),
         database_urls=urls,
-        env={"AUTH_SIGNING_KEY": pem},
+        env={"AUTH_SIGNING_KEY": pem, **(env or {})},
         seed_demo=False,
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,

@@ -317,7 +317,10 @@ export function startSilentRefresh(): () => void {
   started = true;
   window.addEventListener("storage", onStorage);
   document.addEventListener("visibilitychange", onVisible);
-  schedule();
+  // Signed in elsewhere than the app's form (the API docs' "Try it out", a script): the
+  // expiry is unknown, so take fresh tokens now and know it from then on.
+  if (hasLogin() && !readExpiry()) void refresh();
+  else schedule();
   return stopSilentRefresh;
 }
 

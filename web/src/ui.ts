@@ -94,8 +94,8 @@ export function formErrors(form: HTMLFormElement, error: ApiError | Error): void
     }
     const id = `field-error-${++errorIds}`;
     const note = h("p", { class: "field-error", id }, message);
-    // After the input's own wrapper (a label or .field), so the message sits under it.
-    const anchor = input.closest(".field, label") ?? input;
+    // Right under the input (a checkbox: under its label).
+    const anchor = input.closest("label") ?? input;
     anchor.after(note);
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", id);
