@@ -67,8 +67,23 @@ export class MasterStore<T extends { id: string; name: string; active: boolean }
     this.kind = kind;
   }
 
-  load(): Promise<void> {
-    this.loading ??= (async () => {
+  /** Load once; `fresh`: again (a lot screen opening: masters added at another desk). */
+  load(fresh = false): Promise<void> {
+    if (fresh && this.loading) {
+      // Keep what is known until the new list is in.
+      const again = this.fetchAll().catch(() => undefined);
+      this.loading = this.loading.then(() => again);
+      return this.loading;
+    }
+    this.loading ??= this.fetchAll().catch((err: unknown) => {
+      this.loading = null;
+      throw err;
+    });
+    return this.loading;
+  }
+
+  private async fetchAll(): Promise<void> {
+    {
       const rows: T[] = [];
       let total = 0;
       for (let page = 1; page <= 5; page++) {
@@ -77,13 +92,12 @@ export class MasterStore<T extends { id: string; name: string; active: boolean }
         total = body.meta.total;
         if (page >= body.meta.totalPages) break;
       }
+      const fresh = new Map(rows.map((row) => [row.id, row]));
+      // Rows gone inactive elsewhere leave the pickers; new ones join.
+      for (const id of [...this.byId.keys()]) if (!fresh.has(id)) this.byId.delete(id);
       for (const row of rows) this.byId.set(row.id, row);
       this.complete = rows.length >= total;
-    })().catch((err: unknown) => {
-      this.loading = null;
-      throw err;
-    });
-    return this.loading;
+    }
   }
 
   put(row: T): void {

@@ -136,6 +136,7 @@ export async function renderToday(root: HTMLElement): Promise<void> {
     main.replaceChildren(pageHead("Today", longDay(today)));
     const session = todays.data.find((s) => s.status === "ACTIVE") ?? todays.data[0];
     const todayCard = h("section", { class: "card au-today-card", "data-testid": "today-card" });
+    let first: HTMLElement | null = null; // focused once drawn: Enter goes on
     if (session) {
       const d = await get<SessionDetail>(`/api/sessions/${session.id}`);
       const sm = d.summary;
@@ -158,7 +159,7 @@ export async function renderToday(root: HTMLElement): Promise<void> {
           link(`/auction/sessions/${d.id}/buyers`, "Invoice buyers", { class: "button" }),
         ),
       );
-      queueMicrotask(() => enter.focus());
+      first = enter;
     } else {
       const key = newIdempotencyKey();
       const start = h(
@@ -174,7 +175,7 @@ export async function renderToday(root: HTMLElement): Promise<void> {
         h("p", { class: "muted" }, "Start one to enter today's lots. There is one open session a day."),
         h("div", { class: "actions" }, start),
       );
-      queueMicrotask(() => start.focus());
+      first = start;
     }
 
     const farmersOwed = owed.data.filter((o) => o.party_type === "FARMER");
@@ -197,6 +198,7 @@ export async function renderToday(root: HTMLElement): Promise<void> {
     if (recent.data.length) recentBox.append(sessionsTable(recent.data, await totalsFor(recent.data)));
     else recentBox.append(empty("No sessions yet", "Your sessions appear here, one per auction day."));
     main.append(h("div", { class: "au-home-grid" }, todayCard, owedCard), recentBox);
+    first?.focus();
   } catch (err) {
     main.replaceChildren(pageHead("Today", longDay(today)), errorBox(err, () => navigate(location.pathname)));
   }

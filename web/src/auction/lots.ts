@@ -19,7 +19,7 @@
 
 import { ApiError } from "../api";
 import { clearFormErrors, formErrors, h, newIdempotencyKey } from "../ui";
-import { clock, del, fmtQty, lotAmount, numeric, post, put, store, toScaled, unitRate } from "./client";
+import { clock, del, fmtQty, get, lotAmount, numeric, post, put, store, toScaled, unitRate } from "./client";
 import { badge, confirmButton, money } from "./layout";
 import { Picker } from "./picker";
 import type { SessionState } from "./session";
@@ -164,7 +164,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
   const activeSession = state.session.status === "ACTIVE";
   const prefs = loadPrefs();
   // The masters for the pickers (all of them when there are few): loaded while the form draws.
-  const loaded = Promise.all([store("farmers").load(), store("products").load(), store("buyers").load()]);
+  const loaded = Promise.all([store("farmers").load(true), store("products").load(true), store("buyers").load(true)]);
 
   const tbody = h("tbody", { "data-testid": "lots-body" });
   const countNote = h("span", { class: "muted" });
@@ -358,6 +358,14 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
         close(updated);
         redrawTiles();
       } catch (err) {
+        if (err instanceof ApiError && err.status === 409) {
+          // Billed or invoiced meanwhile (another desk): learn it, so Cancel shows it locked.
+          void get<Item>(`/api/sessions/${sessionId}/items/${item.id}`).then((fresh) => {
+            state.items = state.items.map((i) => (i.id === item.id ? fresh : i));
+            item = fresh;
+            redrawTiles();
+          }, () => undefined);
+        }
         const text =
           err instanceof ApiError && Object.keys(err.fields).length
             ? Object.entries(err.fields)
@@ -526,8 +534,9 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
 
     // Enter: on a picker it picks (picker.ts); elsewhere it saves the lot when it is whole,
     // else moves to the next field.
+    const has = (picker: Picker<Farmer> | Picker<Product> | Picker<Buyer>) => !!picker.picked || picker.adding;
     const whole = () =>
-      !!p.farmer.picked && !!p.product.picked && !!p.buyer.picked && toScaled(qty.value, 3) !== null && amount.value.trim() !== "";
+      has(p.farmer) && has(p.product) && has(p.buyer) && toScaled(qty.value, 3) !== null && amount.value.trim() !== "";
     f.addEventListener("keydown", (e) => {
       if (e.key !== "Enter" || e.isComposing) return;
       const target = e.target as HTMLElement;
@@ -628,6 +637,12 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
 
     f.addEventListener("submit", (e) => {
       e.preventDefault();
+      void submitLot();
+    });
+
+    async function submitLot(): Promise<void> {
+      // A farmer or buyer added from the picker a moment ago: wait until it exists.
+      await Promise.all([p.farmer.settle(), p.buyer.settle()]);
       clearFormErrors(f);
       const farmer = p.farmer.picked;
       const product = p.product.picked;
@@ -683,7 +698,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
       tbody.prepend(lot.row);
       reset();
       void send(lot);
-    });
+    }
 
     void loaded.then(
       () => {

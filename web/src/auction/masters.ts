@@ -155,7 +155,8 @@ async function masterScreen<T extends { id: string; name: string; active?: boole
         cfg.after?.(row);
         key = newIdempotencyKey();
         startEdit(null);
-        await reload();
+        // The form is ready for the next one at once; the list follows.
+        void reload();
       } catch (err) {
         const e2 = err instanceof ApiError && cfg.explain ? cfg.explain(err) : err;
         formErrors(form, e2 instanceof Error ? e2 : new Error(String(e2)));
@@ -324,8 +325,14 @@ export async function renderProducts(root: HTMLElement): Promise<void> {
   const main = await frame(root, "products");
   if (!main) return;
   let categories: Category[] = [];
-  const loadCategories = async () => {
-    categories = await getAll<Category>("/api/categories");
+  let generation = 0;
+  /** The categories again (one changed): the newest answer wins. */
+  const loadCategories = async (): Promise<boolean> => {
+    const mine = ++generation;
+    const rows = await getAll<Category>("/api/categories");
+    if (mine !== generation) return false;
+    categories = rows;
+    return true;
   };
   try {
     await loadCategories();
@@ -376,7 +383,7 @@ export async function renderProducts(root: HTMLElement): Promise<void> {
     body: (v) => ({ name: v.name }),
     values: (c) => ({ name: c.name }),
     after: () => {
-      void loadCategories().then(drawProducts);
+      void loadCategories().then((latest) => (latest ? drawProducts() : undefined));
     },
   });
   await drawProducts();

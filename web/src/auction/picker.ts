@@ -57,6 +57,7 @@ export class Picker<T extends Row> {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private controller: AbortController | null = null;
   private seq = 0;
+  private creating: Promise<T | null> | null = null;
 
   constructor(opts: PickerOptions<T>) {
     this.opts = opts;
@@ -95,6 +96,11 @@ export class Picker<T extends Row> {
 
   get picked(): T | null {
     return this.value;
+  }
+
+  /** A master is being added from this picker (it will be the pick). */
+  get adding(): boolean {
+    return this.creating !== null;
   }
 
   /** Set the value (null clears) without moving on. */
@@ -264,6 +270,11 @@ export class Picker<T extends Row> {
       case "Enter": {
         e.preventDefault(); // never the form's submit: Enter picks here
         e.stopPropagation();
+        if (this.creating) {
+          await this.creating; // being added: it is the pick
+          if (this.value) this.opts.onAdvance?.();
+          return;
+        }
         if (this.value && this.input.value === this.value.name && !this.open) {
           this.opts.onAdvance?.();
           return;
@@ -336,20 +347,38 @@ export class Picker<T extends Row> {
     }
     const create = this.opts.create;
     if (!create) return;
+    // The operator moves on at once (the next field has the focus while the API creates the
+    // master); `settle()` lets a save wait for it.
+    const name = option.create;
+    this.close();
+    this.options = [];
+    this.active = -1;
+    this.input.value = name;
     this.input.setAttribute("aria-busy", "true");
-    try {
-      const row = await create(option.create);
-      this.opts.store.put(row);
-      this.pick(row);
-      this.status.textContent = `Added ${this.opts.noun} ${row.name}`;
-      this.opts.onAdvance?.();
-    } catch (err) {
-      this.close();
-      const message = err instanceof ApiError ? (err.fields.name ?? err.message) : String(err);
-      this.showError(`Could not add ${this.opts.noun}: ${message}`);
-    } finally {
+    this.creating = create(name).then(
+      (row) => {
+        this.opts.store.put(row);
+        // Still the name typed (not changed meanwhile): it is the pick.
+        if (this.input.value === name) this.pick(row);
+        this.status.textContent = `Added ${this.opts.noun} ${row.name}`;
+        return row;
+      },
+      (err: unknown) => {
+        const message = err instanceof ApiError ? (err.fields.name ?? err.message) : String(err);
+        this.showError(`Could not add ${this.opts.noun} “${name}”: ${message}`);
+        return null;
+      },
+    );
+    this.creating.finally(() => {
       this.input.removeAttribute("aria-busy");
-    }
+      this.creating = null;
+    });
+    this.opts.onAdvance?.();
+  }
+
+  /** Resolves once a master being added from this picker exists (or failed). */
+  async settle(): Promise<void> {
+    if (this.creating) await this.creating;
   }
 
   /** A message under the picker (cleared on the next pick or keystroke). */
