@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
 
 from devstack.stack import Stack
 
@@ -176,12 +176,12 @@ def test_a_commission_agents_day_by_keyboard(
     brinjal = api.one("products", "Brinjal")
     api.call("PUT", f"/api/products/{brinjal['id']}", {"active": False})
     keys(page, "ram", "⏎", "brin", "⏎", "sri", "⏎", "K", "⏎", "50", "⏎", "19", "⏎")
-    product = page.get_by_test_id("lot-product")
-    expect(product).to_have_attribute("aria-invalid", "true")
+    product_input = page.get_by_test_id("lot-product")
+    expect(product_input).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_test_id("lot-form").locator(".field-error")).to_have_text(
         "Product is inactive"
     )
-    expect(product).to_be_focused()
+    expect(product_input).to_be_focused()
     expect(farmer).to_have_value("Ramesh Kumar")
     shoot(page, "auction-lot-refused")
     # Tomato instead (its unit comes back: KG); Enter through the kept buyer, unit and
@@ -209,12 +209,15 @@ def test_a_commission_agents_day_by_keyboard(
     expect(quantity).to_be_focused()
     quantity.fill("11")
     quantity.press("Enter")
-    expect(page.get_by_test_id("lot-message")).to_have_text(
-        "Cannot modify a billed auction item. Void its bill first."
-    )
+    conflict = editor.locator(".form-error")
+    expect(conflict).to_have_text("Cannot modify a billed auction item. Void its bill first.")
+    editor.evaluate("el => el.scrollIntoView({block: 'center'})")
     shoot(page, "auction-lot-conflict")
     quantity.press("Escape")
     expect(editor).to_have_count(0)
+    # The row learnt it is billed now: locked, no more Edit.
+    expect(suresh_lot.get_by_test_id("edit-lot")).to_have_count(0)
+    expect(suresh_lot).to_contain_text(colleague_bill["bill_number"])
 
     # ---- bill Ramesh ----
     page.get_by_test_id("tab-farmers").click()
@@ -244,12 +247,16 @@ def test_a_commission_agents_day_by_keyboard(
             if message.type == "error" or "Content Security Policy" in message.text:
                 print_problems.append(f"{message.text} ({where})")
 
+        def on_failed(request: Request) -> None:
+            print_problems.append(f"failed {request.url}")
+
+        def on_response(response: Response) -> None:
+            if response.status >= 400:
+                print_problems.append(f"{response.status} {response.url}")
+
         popup.on("console", on_console)
-        popup.on("requestfailed", lambda r: print_problems.append(f"failed {r.url}"))
-        popup.on(
-            "response",
-            lambda r: r.status >= 400 and print_problems.append(f"{r.status} {r.url}"),
-        )
+        popup.on("requestfailed", on_failed)
+        popup.on("response", on_response)
 
     page.context.on("page", watch)
     with page.context.expect_page() as opened:
@@ -457,7 +464,7 @@ def test_masters_settings_sessions_and_reports(
     rate.fill("4.5")
     settings.locator("[name=buyer_credit_days]").fill("7")
     settings.get_by_test_id("settings-save").click()
-    expect(page.locator(".toast", has_text="Settings saved")).to_be_visible()
+    expect(page.get_by_test_id("settings-status")).to_contain_text("Saved")
     saved = api.call("GET", "/api/settings")
     assert saved["commission_rate"] == 4.5 and saved["buyer_credit_days"] == 7, saved
     shoot(page, "auction-settings")

@@ -142,6 +142,11 @@ function numberInput(id: string, name: string, label: string, places: number): H
   });
 }
 
+/** "120 KG × 20.00" (the rate muted; none when the lot's total was typed). */
+function qtyRate(qty: string, rate: string | null): HTMLElement {
+  return h("span", { class: "au-qty-rate" }, qty, rate ? h("span", { class: "au-muted-num" }, ` × ${rate}`) : null);
+}
+
 function field(label: string, forId: string, control: HTMLElement, cls = ""): HTMLElement {
   return h("div", { class: `field au-field ${cls}`.trim() }, h("label", { for: forId }, label), control);
 }
@@ -180,8 +185,8 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
         h(
           "tr",
           null,
-          ["Time", "Farmer", "Product", "Buyer", "Quantity", "Rate", "Amount", "Status", ""].map((t, i) =>
-            h("th", { scope: "col", class: i >= 4 && i <= 6 ? "num" : null }, t),
+          ["Time", "Farmer", "Product", "Buyer", "Quantity × rate", "Amount", "Status", ""].map((t, i) =>
+            h("th", { scope: "col", class: i === 4 || i === 5 ? "num" : null }, t),
           ),
         ),
       ),
@@ -226,8 +231,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
       h("td", { "data-label": "Farmer" }, h("strong", null, item.farmer.name)),
       h("td", { "data-label": "Product" }, item.product.name),
       h("td", { "data-label": "Buyer" }, item.buyer.name),
-      h("td", { "data-label": "Quantity", class: "num" }, `${fmtQty(item.quantity)} ${item.unit}`),
-      h("td", { "data-label": "Rate", class: "num au-muted-num" }, rate === null ? "—" : money(rate)),
+      h("td", { "data-label": "Quantity × rate", class: "num" }, qtyRate(`${fmtQty(item.quantity)} ${item.unit}`, rate === null ? null : money(rate))),
       h("td", { "data-label": "Amount", class: "num au-amount" }, money(item.final_price)),
       h("td", { "data-label": "Status" }, statusCell(item)),
       h("td", { class: "au-actions" }, actions),
@@ -244,7 +248,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
       h(
         "tr",
         { class: `au-row-msg au-row-msg-${kind}` },
-        h("td", { colspan: "9", role: kind === "error" ? "alert" : "status", "data-testid": "lot-message" }, text),
+        h("td", { colspan: "8", role: kind === "error" ? "alert" : "status", "data-testid": "lot-message" }, text),
       ),
     );
   }
@@ -254,7 +258,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
     tbody.replaceChildren(...rows);
     if (!rows.length) {
       tbody.append(
-        h("tr", { class: "au-no-lots" }, h("td", { colspan: "9" }, activeSession ? "No lots yet: the first one goes in the form above." : "No lots in this session.")),
+        h("tr", { class: "au-no-lots" }, h("td", { colspan: "8" }, activeSession ? "No lots yet: the first one goes in the form above." : "No lots in this session.")),
       );
     }
     updateCount();
@@ -284,9 +288,9 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
     const prefix = `edit-${item.id.slice(0, 8)}`;
     const order: HTMLElement[] = [];
     const next = (el: HTMLElement) => {
-      const i = order.indexOf(el);
-      const target = order[i + 1];
-      if (target) target.focus();
+      const target = order[order.indexOf(el) + 1];
+      target?.focus();
+      if (target instanceof HTMLInputElement) target.select();
     };
     const p = pickers(state, prefix, (from) => next(from === "farmer" ? p.farmer.input : from === "product" ? p.product.input : p.buyer.input));
     p.farmer.set(item.farmer);
@@ -298,45 +302,65 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
     const amount = numberInput(`${prefix}-amount`, "final_price", "Amount", 2);
     amount.value = item.final_price.toFixed(2);
     order.push(p.farmer.input, p.product.input, p.buyer.input, unit, qty, amount);
-    const save = h("button", { type: "button", class: "primary au-sm", "data-testid": "save-lot" }, "Save");
-    const cancel = h("button", { type: "button", class: "au-sm ghost" }, "Cancel");
-    const editor = h(
-      "tr",
-      { class: "au-editing", "data-lot": item.id, "data-testid": "lot-editor" },
-      h("td", { "data-label": "Time", class: "au-time" }, clock(item.created_at)),
-      h("td", { "data-label": "Farmer" }, p.farmer.el),
-      h("td", { "data-label": "Product" }, p.product.el),
-      h("td", { "data-label": "Buyer" }, p.buyer.el),
-      h("td", { "data-label": "Quantity", class: "au-edit-qty" }, qty, unit),
-      h("td", { "data-label": "Rate", class: "num au-muted-num" }, "—"),
-      h("td", { "data-label": "Amount" }, amount),
-      h("td", { "data-label": "Status" }, statusCell(item)),
-      h("td", { class: "au-actions" }, h("span", { class: "au-row-actions" }, save, cancel)),
-    );
-    const rateCell = editor.children[5] as HTMLElement;
+    const rateNote = h("span", { class: "au-edit-rate muted" });
     const showRate = () => {
       const q = Number(qty.value);
       const a = Number(amount.value);
       const r = q > 0 && Number.isFinite(a) ? unitRate(a, q) : null;
-      rateCell.textContent = r === null ? "—" : money(r);
+      rateNote.textContent = r === null ? "" : `${money(r)} per ${unit.value}`;
     };
+    const save = h("button", { type: "submit", class: "primary au-sm", "data-testid": "save-lot" }, "Save ⏎");
+    const cancel = h("button", { type: "button", class: "au-sm ghost" }, "Cancel (Esc)");
+    // A form of its own in one wide cell: Enter saves, the API's messages go on its fields.
+    const form = h(
+      "form",
+      { class: "au-edit-form", novalidate: true, "aria-label": `Edit the lot of ${clock(item.created_at)}` },
+      h("div", { class: "form-error", role: "alert", hidden: true }),
+      h(
+        "div",
+        { class: "au-edit-grid" },
+        field("Farmer", p.farmer.input.id, p.farmer.el),
+        field("Product", p.product.input.id, p.product.el),
+        field("Buyer", p.buyer.input.id, p.buyer.el),
+        field("Unit", unit.id, unit),
+        field("Quantity", qty.id, qty),
+        field("Amount", amount.id, amount),
+        h("div", { class: "au-edit-buttons" }, save, cancel),
+      ),
+      rateNote,
+    );
+    const editor = h(
+      "tr",
+      { class: "au-editing", "data-lot": item.id, "data-testid": "lot-editor" },
+      h("td", { colspan: "8" }, form),
+    );
     qty.addEventListener("input", showRate);
     amount.addEventListener("input", showRate);
+    unit.addEventListener("change", showRate);
     showRate();
     row.replaceWith(editor);
     rowOf.set(item.id, editor);
     const close = (updated: Item) => {
-      message(editor, null);
       const fresh = lotRow(updated);
       editor.replaceWith(fresh);
+      return fresh;
     };
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void submit();
+    });
     const submit = async () => {
+      clearFormErrors(form);
       const changes: Record<string, unknown> = {};
       const f = p.farmer.picked;
       const pr = p.product.picked;
       const b = p.buyer.picked;
       if (!f || !pr || !b) {
-        message(editor, `Pick the ${!f ? "farmer" : !pr ? "product" : "buyer"} from the list.`);
+        const fields: Record<string, string> = {};
+        if (!f) fields.farmer_id = "Pick the farmer from the list";
+        if (!pr) fields.product_id = "Pick the product from the list";
+        if (!b) fields.buyer_id = "Pick the buyer from the list";
+        formErrors(form, new ApiError(400, "The lot is not complete.", "VALIDATION_ERROR", fields));
         return;
       }
       if (f.id !== item.farmer_id) changes.farmer_id = f.id;
@@ -366,29 +390,20 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
             redrawTiles();
           }, () => undefined);
         }
-        const text =
-          err instanceof ApiError && Object.keys(err.fields).length
-            ? Object.entries(err.fields)
-                .map(([k, v]) => `${k.replace(/_id$/, "").replace(/_/g, " ")}: ${v}`)
-                .join(" · ")
-            : err instanceof Error
-              ? err.message
-              : String(err);
-        message(editor, text);
+        formErrors(form, err instanceof Error ? err : new Error(String(err)));
       } finally {
         save.disabled = false;
       }
     };
-    save.addEventListener("click", () => void submit());
-    cancel.addEventListener("click", () => close(item));
-    editor.addEventListener("keydown", (e) => {
+    cancel.addEventListener("click", () => close(item).querySelector<HTMLButtonElement>("[data-testid=edit-lot]")?.focus());
+    form.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
         e.preventDefault();
-        close(item);
-        rowOf.get(item.id)?.querySelector<HTMLButtonElement>("[data-testid=edit-lot]")?.focus();
-      } else if (e.key === "Enter" && (e.target === qty || e.target === amount || e.target === unit)) {
+        const fresh = close(item);
+        (fresh.querySelector<HTMLButtonElement>("[data-testid=edit-lot]") ?? fresh.querySelector<HTMLElement>("td"))?.focus();
+      } else if (e.key === "Enter" && e.target === unit) {
         e.preventDefault();
-        void submit();
+        form.requestSubmit();
       }
     });
     qty.focus();
@@ -451,7 +466,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
         field("Quantity", qty.id, qty, "au-f-qty"),
         field("Rate", rate.id, h("div", { class: "au-with-suffix" }, rate, rateUnit), "au-f-rate"),
         field("Amount", amount.id, amount, "au-f-amount"),
-        h("div", { class: "au-f-save" }, saveButton),
+        h("div", { class: "field au-field au-f-save" }, h("span", { class: "au-label-spacer", "aria-hidden": "true" }, " "), saveButton),
       ),
       h(
         "div",
@@ -584,9 +599,9 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
     const send = async (lot: Pending) => {
       lot.row.className = "au-pending";
       message(lot.row, null);
-      const statusTd = lot.row.children[7];
+      const statusTd = lot.row.children[6];
       statusTd?.replaceChildren(h("span", { class: "au-saving" }, "saving…"));
-      lot.row.children[8]?.replaceChildren();
+      lot.row.children[7]?.replaceChildren();
       try {
         const item = await post<Item>(`/api/sessions/${sessionId}/items`, lot.body, lot.key);
         state.items.push(item);
@@ -609,7 +624,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
         }
         lot.row.className = "au-failed";
         statusTd?.replaceChildren(badge("Not saved", "bad"));
-        lot.row.children[8]?.replaceChildren(
+        lot.row.children[7]?.replaceChildren(
           h(
             "span",
             { class: "au-row-actions" },
@@ -687,8 +702,7 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
           h("td", { "data-label": "Farmer" }, h("strong", null, farmer.name)),
           h("td", { "data-label": "Product" }, product.name),
           h("td", { "data-label": "Buyer" }, buyer.name),
-          h("td", { "data-label": "Quantity", class: "num" }, `${qty.value.trim()} ${unit.value}`),
-          h("td", { "data-label": "Rate", class: "num au-muted-num" }, rate.value.trim() ? money(Number(rate.value)) : "—"),
+          h("td", { "data-label": "Quantity × rate", class: "num" }, qtyRate(`${qty.value.trim()} ${unit.value}`, rate.value.trim() ? money(Number(rate.value)) : null)),
           h("td", { "data-label": "Amount", class: "num au-amount" }, money(Number(amount.value))),
           h("td", { "data-label": "Status" }),
           h("td", { class: "au-actions" }),

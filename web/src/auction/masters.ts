@@ -4,7 +4,7 @@
 // lot or a document uses it: deactivate instead).
 
 import { ApiError } from "../api";
-import { busy, clearFormErrors, formErrors, h, link, newIdempotencyKey, toast } from "../ui";
+import { busy, clearFormErrors, formErrors, h, link, newIdempotencyKey } from "../ui";
 import { getAll, getList, numeric, post, put, del, store } from "./client";
 import { badge, confirmButton, empty, errorBox, frame, loading, money, pageHead, pager, table, toastError, type Column } from "./layout";
 import { UNITS, type Buyer, type Category, type Charge, type Farmer, type Product } from "./types";
@@ -91,6 +91,11 @@ async function masterScreen<T extends { id: string; name: string; active?: boole
   const title = h("h2", null, `Add a ${cfg.noun}`);
   const submit = h("button", { type: "submit", class: "primary", "data-testid": `${prefix}-save` }, "Add ⏎");
   const cancel = h("button", { type: "button", class: "ghost", hidden: true }, "Cancel");
+  // What the last action did, beside the buttons (a toast per master would pile up).
+  const status = h("span", { class: "au-form-status", role: "status", "aria-live": "polite", "data-testid": `${prefix}-status` });
+  const said = (text: string) => {
+    status.textContent = text;
+  };
   const wraps = new Map<string, HTMLElement>();
   const form = h(
     "form",
@@ -109,7 +114,7 @@ async function masterScreen<T extends { id: string; name: string; active?: boole
         wraps.set(f.name, wrap);
         return wrap;
       }),
-      h("div", { class: "au-master-buttons" }, submit, cancel),
+      h("div", { class: "au-master-buttons" }, submit, cancel, status),
     ),
   );
   const applyWhen = () => {
@@ -145,13 +150,14 @@ async function masterScreen<T extends { id: string; name: string; active?: boole
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     clearFormErrors(form);
+    said("");
     const body = cfg.body(readValues(form, cfg.fields), editing);
     void busy(submit, async () => {
       try {
         const row = editing
           ? await put<T>(`/api/${cfg.path}/${editing.id}`, body)
           : await post<T>(`/api/${cfg.path}`, body, key);
-        toast(`${cfg.noun[0]?.toUpperCase()}${cfg.noun.slice(1)} ${editing ? "saved" : "added"}: ${row.name}`, "success");
+        said(`✓ ${editing ? "Saved" : "Added"} ${row.name}`);
         cfg.after?.(row);
         key = newIdempotencyKey();
         startEdit(null);
@@ -186,7 +192,7 @@ async function masterScreen<T extends { id: string; name: string; active?: boole
     try {
       const updated = await put<T>(`/api/${cfg.path}/${row.id}`, { active });
       cfg.after?.(updated);
-      toast(`${row.name} ${active ? "activated" : "deactivated"}`, "success");
+      said(`✓ ${row.name} ${active ? "activated" : "deactivated"}`);
       await reload();
     } catch (err) {
       toastError(err);
@@ -223,7 +229,7 @@ async function masterScreen<T extends { id: string; name: string; active?: boole
               confirmButton("Delete", "Confirm", async () => {
                 try {
                   await del(`/api/${cfg.path}/${row.id}`);
-                  toast(`${row.name} deleted`, "success");
+                  said(`✓ Deleted ${row.name}`);
                   if (editing?.id === row.id) startEdit(null);
                   await reload();
                 } catch (err) {

@@ -40,6 +40,7 @@ export function figures(state: SessionState) {
   const qty = new Map<string, number>();
   const farmers = new Set<string>();
   const buyers = new Set<string>();
+  const products = new Set<string>();
   for (const item of state.items) {
     total += cents(item.final_price);
     if (item.bill_id) billed += cents(item.final_price);
@@ -48,6 +49,7 @@ export function figures(state: SessionState) {
     qty.set(item.unit, (qty.get(item.unit) ?? 0) + item.quantity);
     farmers.add(item.farmer_id);
     buyers.add(item.buyer_id);
+    products.add(item.product_id);
   }
   const commission = state.bills
     .filter((b) => b.status === "ACTIVE")
@@ -62,6 +64,7 @@ export function figures(state: SessionState) {
     qty,
     farmers: farmers.size,
     buyers: buyers.size,
+    products: products.size,
   };
 }
 
@@ -176,7 +179,7 @@ export async function renderSession(root: HTMLElement, params: Record<string, st
     ["lots", "Lots", `${f.lots}`],
     ["farmers", "Farmers & bills", `${f.farmers}`],
     ["buyers", "Buyers & invoices", `${f.buyers}`],
-    ["products", "Products", `${state.session.summary.products.length}`],
+    ["products", "Products", `${f.products}`],
   ];
   const counts = new Map<Tab, HTMLElement>();
   const countSpan = (key: Tab, text: string) => {
@@ -190,14 +193,17 @@ export async function renderSession(root: HTMLElement, params: Record<string, st
     counts.get("lots")?.replaceChildren(String(now.lots));
     counts.get("farmers")?.replaceChildren(String(now.farmers));
     counts.get("buyers")?.replaceChildren(String(now.buyers));
+    counts.get("products")?.replaceChildren(String(now.products));
     if (deleteButton) deleteButton.hidden = state.items.length > 0;
   };
+  const head = pageHead(
+    h("span", null, `Auction · ${longDay(s.date)} `, badge(s.status)),
+    s.status === "ACTIVE" ? "Lots can be entered, edited and billed." : "Completed: reopen it to enter or change lots.",
+    ...actions,
+  );
+  head.classList.add("au-session-head");
   main.append(
-    pageHead(
-      h("span", null, `Auction · ${longDay(s.date)} `, badge(s.status)),
-      s.status === "ACTIVE" ? "Lots can be entered, edited and billed." : "Completed: reopen it to enter or change lots.",
-      ...actions,
-    ),
+    head,
     tilesBox,
     h(
       "nav",

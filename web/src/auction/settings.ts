@@ -3,7 +3,7 @@
 // API has it.
 
 import { ApiError } from "../api";
-import { busy, clearFormErrors, formErrors, h, toast } from "../ui";
+import { busy, clearFormErrors, formErrors, h } from "../ui";
 import { get, numeric, put } from "./client";
 import { errorBox, frame, loading, pageHead } from "./layout";
 import type { Settings } from "./types";
@@ -59,6 +59,7 @@ export async function renderSettings(root: HTMLElement): Promise<void> {
   const hasName = "business_name" in s;
   const business = h("input", { id: "set-business_name", name: "business_name", type: "text", maxlength: "200", value: s.business_name ?? "" });
   const submit = h("button", { type: "submit", class: "primary", "data-testid": "settings-save" }, "Save settings");
+  const status = h("span", { class: "au-form-status", role: "status", "aria-live": "polite", "data-testid": "settings-status" });
 
   const form = h(
     "form",
@@ -81,7 +82,7 @@ export async function renderSettings(root: HTMLElement): Promise<void> {
       row("Buyers' credit (days)", credit, "Days after the sale day an invoice is due; 0 for the same day."),
       h("div", { class: "field" }, h("label", { class: "check" }, farmerCharges, "Charges may be deducted from farmers"), h("p", { class: "hint" }, "Off where the market forbids charging farmers: a bill with farmer-side charges is then refused.")),
     ),
-    h("div", { class: "actions" }, submit),
+    h("div", { class: "actions au-settings-actions" }, submit, status),
   );
 
   form.addEventListener("submit", (e) => {
@@ -100,14 +101,15 @@ export async function renderSettings(root: HTMLElement): Promise<void> {
     if (farmerCharges.checked !== s.profile.farmer_charges_allowed) profile.farmer_charges_allowed = farmerCharges.checked;
     if (Object.keys(profile).length) body.profile = profile;
     if (hasName && business.value.trim() !== (s.business_name ?? "")) body.business_name = business.value.trim() || null;
+    status.textContent = "";
     if (!Object.keys(body).length) {
-      toast("Nothing changed.");
+      status.textContent = "Nothing changed.";
       return;
     }
     void busy(submit, async () => {
       try {
         s = await put<Settings>("/api/settings", body);
-        toast("Settings saved: new bills and invoices follow them.", "success");
+        status.textContent = "✓ Saved: new bills and invoices follow these settings.";
       } catch (err) {
         if (err instanceof ApiError && !Object.keys(err.fields).length) {
           // A rule on the body as a whole ("commission_rate may not be null"): name the field.
