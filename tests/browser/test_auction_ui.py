@@ -150,7 +150,12 @@ def test_a_commission_agents_day_by_keyboard(
 
     # 2. The same farmer (Enter keeps him); "o" lists Onion then Tomato: ↓ picks Tomato;
     #    a new buyer added from the picker (Enter arms "Add new", Enter adds); 80.5 at 21.25.
-    keys(page, "⏎", "o", "↓", "⏎", "Balaji Vegetables", "⏎", "⏎", "⏎", "80.5", "⏎", "21.25")
+    keys(page, "⏎", "o", "↓", "⏎", "Balaji Vegetables", "⏎")
+    expect(page.locator(".au-picker-create.armed")).to_have_text(
+        "Press Enter again to add “Balaji Vegetables” as a new buyer"
+    )
+    shoot(page, "auction-lot-picker")
+    keys(page, "⏎", "⏎", "80.5", "⏎", "21.25")
     expect(amount).to_have_value("1710.63")  # 80.5 x 21.25 = 1710.625, half up
     keys(page, "⏎")
     expect(rows).to_have_count(2)
@@ -364,6 +369,26 @@ def test_a_commission_agents_day_by_keyboard(
     assert csv.startswith("seq,at,kind,"), csv[:80]
     assert "BILL-002" in csv and "COLLECTION" in csv, csv
     shoot(page, "auction-day-book")
+
+    # The lists of bills and invoices, and a ledger found by typing.
+    page.get_by_test_id("au-nav-bills").click()
+    bills = page.get_by_test_id("bills-table").locator("tbody tr")
+    expect(bills).to_have_count(3)
+    expect(bills.nth(0)).to_contain_text("OVERDUE")
+    expect(bills.nth(2)).to_contain_text("VOID")
+    shoot(page, "auction-bills")
+    page.get_by_test_id("au-nav-invoices").click()
+    expect(page.get_by_test_id("invoices-table")).to_contain_text("5,627.50")
+    shoot(page, "auction-invoices")
+    page.get_by_test_id("au-nav-ledgers").click()
+    expect(page.get_by_test_id("ledger-farmer")).to_be_focused()
+    keys(page, "sur")
+    expect(page.locator(".au-picker-list li.active")).to_contain_text("Suresh Reddy")
+    shoot(page, "auction-ledgers")
+    keys(page, "⏎")
+    # Suresh: BILL-001 and its void, net 0 owed.
+    expect(page.get_by_test_id("ledger-table").locator("tbody tr")).to_have_count(2)
+    expect(page.locator(".au-head")).to_contain_text("Suresh Reddy")
 
     page.get_by_test_id("au-nav-today").click()
     expect(page.get_by_test_id("today-card")).to_contain_text("11,838.13")

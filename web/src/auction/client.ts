@@ -61,6 +61,8 @@ export class MasterStore<T extends { id: string; name: string; active: boolean }
   readonly byId = new Map<string, T>();
   /** true when every active row is in `byId`: the pickers then search locally only. */
   complete = false;
+  /** The first list is in. */
+  loaded = false;
   private loading: Promise<void> | null = null;
 
   constructor(kind: MasterKind) {
@@ -97,6 +99,7 @@ export class MasterStore<T extends { id: string; name: string; active: boolean }
       for (const id of [...this.byId.keys()]) if (!fresh.has(id)) this.byId.delete(id);
       for (const row of rows) this.byId.set(row.id, row);
       this.complete = rows.length >= total;
+      this.loaded = true;
     }
   }
 

@@ -61,16 +61,16 @@ export async function renderBills(root: HTMLElement): Promise<void> {
     box.replaceChildren(
       table(
         [
-          { label: "Bill", cell: (b) => link(`/auction/bills/${b.id}`, b.bill_number, { class: "au-strong-link" }) },
-          { label: "Made", cell: (b) => fmtDateTime(b.created_at) },
+          {
+            label: "Bill",
+            cell: (b) => h("span", null, link(`/auction/bills/${b.id}`, b.bill_number, { class: "au-strong-link" }), h("span", { class: "au-sub" }, shortWhen(b.created_at))),
+          },
           { label: "Farmer", cell: (b) => b.farmer.name },
-          { label: "Sales", cell: (b) => money(b.total_amount), num: true },
-          { label: "Deductions", cell: (b) => money(b.deductions_amount), num: true },
-          { label: "Net", cell: (b) => money(b.net_amount), num: true },
+          { label: "Net", cell: (b) => h("span", { title: `sales ${money(b.total_amount)} − ${money(b.deductions_amount)}` }, money(b.net_amount)), num: true },
           { label: "Paid", cell: (b) => money(b.paid_amount), num: true },
           { label: "Balance", cell: (b) => h("strong", null, money(b.status === "VOID" ? 0 : b.balance_amount)), num: true },
           { label: "Status", cell: (b) => statusBadges(b.status, b.payment_status, b.overdue) },
-          { label: "Due", cell: (b) => fmtDateTime(b.due_at) },
+          { label: "Due", cell: (b) => shortWhen(b.due_at) },
         ],
         list.data,
         { testid: "bills-table", rowAttrs: (b) => ({ class: b.overdue ? "au-overdue" : b.status === "VOID" ? "au-void-row" : null }) },
@@ -109,12 +109,12 @@ export async function renderInvoices(root: HTMLElement): Promise<void> {
     box.replaceChildren(
       table(
         [
-          { label: "Invoice", cell: (i) => link(`/auction/invoices/${i.id}`, i.invoice_number, { class: "au-strong-link" }) },
-          { label: "Made", cell: (i) => fmtDateTime(i.created_at) },
+          {
+            label: "Invoice",
+            cell: (i) => h("span", null, link(`/auction/invoices/${i.id}`, i.invoice_number, { class: "au-strong-link" }), h("span", { class: "au-sub" }, shortWhen(i.created_at))),
+          },
           { label: "Buyer", cell: (i) => i.buyer.name },
-          { label: "Lots", cell: (i) => money(i.lots_amount), num: true },
-          { label: "Charges", cell: (i) => money(i.charges_amount + i.commission_amount), num: true },
-          { label: "Total", cell: (i) => money(i.total_amount), num: true },
+          { label: "Total", cell: (i) => h("span", { title: `lots ${money(i.lots_amount)} + ${money(i.charges_amount + i.commission_amount)}` }, money(i.total_amount)), num: true },
           { label: "Collected", cell: (i) => money(i.collected_amount), num: true },
           { label: "Balance", cell: (i) => h("strong", null, money(i.status === "VOID" ? 0 : i.balance_amount)), num: true },
           { label: "Status", cell: (i) => statusBadges(i.status, i.collection_status, i.overdue) },

@@ -18,7 +18,7 @@
 //   409 (billed meanwhile, session completed) is shown on the row.
 
 import { ApiError } from "../api";
-import { clearFormErrors, formErrors, h, newIdempotencyKey } from "../ui";
+import { clearFormErrors, formErrors, h, newIdempotencyKey, svg } from "../ui";
 import { clock, del, fmtQty, get, lotAmount, numeric, post, put, store, toScaled, unitRate } from "./client";
 import { badge, confirmButton, money } from "./layout";
 import { Picker } from "./picker";
@@ -103,6 +103,7 @@ function pickers(
     testid: `${prefix}-product`,
     secondary: productSub,
     recent: latest((i) => i.product),
+    missing: "No product matches: add it under Masters › Products",
     onPick: () => picked.product?.(),
     onAdvance: () => advance("product"),
   });
@@ -140,6 +141,16 @@ function numberInput(id: string, name: string, label: string, places: number): H
     "data-places": String(places),
     class: "au-num-input",
   });
+}
+
+/** A small padlock: a billed or invoiced lot (an emoji would need a font the floor PC may lack). */
+function lockIcon(): SVGElement {
+  return svg(
+    "svg",
+    { viewBox: "0 0 16 16", width: 14, height: 14, "aria-hidden": "true" },
+    svg("rect", { x: 3, y: 7, width: 10, height: 7, rx: 1.5, fill: "currentColor" }),
+    svg("path", { d: "M5 7V5a3 3 0 0 1 6 0v2", fill: "none", stroke: "currentColor", "stroke-width": 1.6 }),
+  );
 }
 
 /** "120 KG × 20.00" (the rate muted; none when the lot's total was typed). */
@@ -217,7 +228,12 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
     const locked = !!item.bill_id || !!item.invoice_id || !activeSession;
     const rate = unitRate(item.final_price, item.quantity);
     const actions = locked
-      ? h("span", { class: "au-lock", title: activeSession ? "Billed or invoiced: void the document to change it" : "The session is completed" }, "🔒")
+      ? h(
+          "span",
+          { class: "au-lock", title: activeSession ? "Billed or invoiced: void the document to change it" : "The session is completed" },
+          lockIcon(),
+          h("span", { class: "au-sr" }, "locked"),
+        )
       : h(
           "span",
           { class: "au-row-actions" },

@@ -34,6 +34,8 @@ export interface PickerOptions<T extends Row> {
   /** Rows to rank first (e.g. the session's farmers, latest first). */
   recent?: () => T[];
   onPick?: (row: T | null) => void;
+  /** Shown when nothing matches and there is no "Add new" (where to add one). */
+  missing?: string;
   /** Enter picked (or confirmed) a value: move to the next field. */
   onAdvance?: () => void;
   testid?: string;
@@ -127,7 +129,20 @@ export class Picker<T extends Row> {
     this.refresh();
     const q = this.input.value.trim();
     clearTimeout(this.timer);
-    if (q && !this.opts.store.complete) {
+    if (!this.opts.store.loaded) {
+      // Typed before the masters arrived (a fast hand, a slow line): rank once they are in;
+      // Enter waits for it, so it never adds what exists.
+      const pending: Promise<void> = this.opts.store.load().then(
+        () => {
+          if (this.input.value.trim() === q && document.activeElement === this.input) this.refresh();
+        },
+        () => undefined,
+      );
+      this.pending = pending;
+      void pending.finally(() => {
+        if (this.pending === pending) this.pending = null;
+      });
+    } else if (q && !this.opts.store.complete) {
       // More masters than were loaded: ask the API too (debounced), then rank again.
       this.pending = new Promise<void>((resolve) => {
         this.timer = setTimeout(() => {
@@ -205,7 +220,7 @@ export class Picker<T extends Row> {
           },
           this.armed && selected
             ? `Press Enter again to add “${option.create}” as a new ${this.opts.noun}`
-            : `＋ Add new ${this.opts.noun} “${option.create}”`,
+            : `+ Add new ${this.opts.noun} “${option.create}”`,
         );
       }
       const sub = this.opts.secondary(option.row);
@@ -223,7 +238,13 @@ export class Picker<T extends Row> {
       );
     });
     if (!items.length) {
-      items.push(h("li", { class: "au-picker-none", role: "presentation" }, `No ${this.opts.noun} matches`));
+      items.push(
+        h(
+          "li",
+          { class: "au-picker-none", role: "presentation" },
+          this.opts.missing ?? `No ${this.opts.noun} matches`,
+        ),
+      );
     }
     this.list.replaceChildren(...items);
     this.setOpen(true);
