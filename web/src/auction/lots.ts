@@ -179,8 +179,17 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
   const sessionId = state.session.id;
   const activeSession = state.session.status === "ACTIVE";
   const prefs = loadPrefs();
-  // The masters for the pickers (all of them when there are few): loaded while the form draws.
-  const loaded = Promise.all([store("farmers").load(true), store("products").load(true), store("buyers").load(true)]);
+  // The masters for the pickers (all of them when there are few). The first time, the form
+  // waits for them (typing before they are in would land keys in the wrong field); later,
+  // the known ones serve at once and a fresh list follows.
+  const masters = [store("farmers"), store("products"), store("buyers")] as const;
+  const loaded = Promise.all(
+    masters.map((s) => {
+      if (!s.loaded) return s.load();
+      void s.load(true).catch(() => undefined);
+      return Promise.resolve();
+    }),
+  );
 
   const tbody = h("tbody", { "data-testid": "lots-body" });
   const countNote = h("span", { class: "muted" });
@@ -730,14 +739,28 @@ export async function renderLots(body: HTMLElement, state: SessionState, redrawT
       void send(lot);
     }
 
+    // Ready when the masters are: then the first field has the focus.
+    const fields = f.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLButtonElement>("input, select, button");
+    const lock = (locked: boolean) => {
+      for (const el of fields) el.disabled = locked;
+      f.toggleAttribute("aria-busy", locked);
+    };
+    let ready = false;
+    queueMicrotask(() => {
+      if (!ready) lock(true);
+    });
     void loaded.then(
       () => {
-        if (!p.farmer.picked && document.activeElement === document.body) p.farmer.focus();
+        ready = true;
+        lock(false);
+        p.farmer.focus();
       },
-      (err: unknown) => formErrors(f, err instanceof Error ? err : new Error(String(err))),
+      (err: unknown) => {
+        ready = true;
+        lock(false);
+        formErrors(f, err instanceof Error ? err : new Error(String(err)));
+      },
     );
-    // The first field has the focus as soon as the screen is drawn.
-    queueMicrotask(() => p.farmer.focus());
     return f;
   }
 

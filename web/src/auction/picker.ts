@@ -60,6 +60,8 @@ export class Picker<T extends Row> {
   private controller: AbortController | null = null;
   private seq = 0;
   private creating: Promise<T | null> | null = null;
+  /** Enter pressed while the API was still searching: the pick to come. */
+  private resolving: Promise<void> | null = null;
 
   constructor(opts: PickerOptions<T>) {
     this.opts = opts;
@@ -102,7 +104,7 @@ export class Picker<T extends Row> {
 
   /** A master is being added from this picker (it will be the pick). */
   get adding(): boolean {
-    return this.creating !== null;
+    return this.creating !== null || this.resolving !== null;
   }
 
   /** Set the value (null clears) without moving on. */
@@ -134,7 +136,7 @@ export class Picker<T extends Row> {
       // Enter waits for it, so it never adds what exists.
       const pending: Promise<void> = this.opts.store.load().then(
         () => {
-          if (this.input.value.trim() === q && document.activeElement === this.input) this.refresh();
+          if (this.input.value.trim() === q) this.rank();
         },
         () => undefined,
       );
@@ -153,7 +155,7 @@ export class Picker<T extends Row> {
             .search(q, this.controller.signal)
             .then(
               () => {
-                if (mine === this.seq && this.input.value.trim() === q) this.refresh();
+                if (mine === this.seq && this.input.value.trim() === q) this.rank();
               },
               () => undefined,
             )
@@ -166,6 +168,13 @@ export class Picker<T extends Row> {
     } else {
       this.pending = null;
     }
+  }
+
+  /** Rank again once more masters are known: the list redrawn where the operator still is,
+   * else only the options kept (for a pick Enter asked for meanwhile). */
+  private rank(): void {
+    this.refresh();
+    if (document.activeElement !== this.input) this.close();
   }
 
   /** Rank the known masters against the typed text and draw the list. */
@@ -301,8 +310,22 @@ export class Picker<T extends Row> {
           return;
         }
         if (this.pending) {
-          await this.pending; // the API's answer first: never "add new" what exists
-          if (!this.open || this.input !== document.activeElement) return;
+          // The API's answer is still on its way: move on now (keys typed meanwhile belong
+          // to the next field) and pick its best match when it comes; never "add new" here.
+          const typed = this.input.value;
+          const pending = this.pending;
+          this.resolving = pending.then(() => {
+            if (this.value || this.input.value !== typed) return;
+            const best = this.options.find((o): o is { row: T } => "row" in o);
+            if (best) this.pick(best.row);
+            else this.showError(`No ${this.opts.noun} matches “${typed.trim()}”: pick one from the list`);
+          });
+          void this.resolving.finally(() => {
+            this.resolving = null;
+          });
+          this.close();
+          this.opts.onAdvance?.();
+          return;
         }
         const option = this.options[this.active];
         if (option) {
@@ -400,6 +423,7 @@ export class Picker<T extends Row> {
   /** Resolves once a master being added from this picker exists (or failed). */
   async settle(): Promise<void> {
     if (this.creating) await this.creating;
+    if (this.resolving) await this.resolving;
   }
 
   /** A message under the picker (cleared on the next pick or keystroke). */
