@@ -131,11 +131,10 @@ function sessionsTable(
       "tr",
       { "data-session": s.id },
       h("td", { "data-label": "Session" }, link(open, `#${s.id}`)),
-      h("td", { "data-label": "Instrument" }, `${symbol.get(s.instrument_id) ?? `#${s.instrument_id}`} · ${s.timeframe}`),
+      h("td", { "data-label": "Instrument" }, `${symbol.get(s.instrument_id) ?? `#${s.instrument_id}`} · ${s.timeframe} · ${s.speed}`),
       h("td", { "data-label": "Status" }, statusBadge(s.session_status)),
       h("td", { "data-label": "Replay at" }, utc(s.current_ts ?? s.start_ts)),
-      h("td", { "data-label": "Balance", class: "num" }, money(s.initial_balance)),
-      h("td", { "data-label": "Speed" }, s.speed),
+      h("td", { "data-label": "Deposit", class: "num" }, money(s.initial_balance)),
       h("td", { class: "tr-actions" }, actions),
     );
   });
@@ -144,20 +143,24 @@ function sessionsTable(
     "div",
     null,
     h(
-      "table",
-      { class: "table tr-table tr-stack" },
+      "div",
+      { class: "tr-scroll" },
       h(
-        "thead",
-        null,
+        "table",
+        { class: "table tr-table tr-stack" },
         h(
-          "tr",
+          "thead",
           null,
-          ["Session", "Instrument", "Status", "Replay at", "Balance", "Speed", ""].map((t) =>
-            h("th", { scope: "col", class: t === "Balance" ? "num" : null }, t),
+          h(
+            "tr",
+            null,
+            ["Session", "Instrument", "Status", "Replay at", "Deposit", ""].map((t) =>
+              h("th", { scope: "col", class: t === "Deposit" ? "num" : null }, t),
+            ),
           ),
         ),
+        h("tbody", null, rows),
       ),
-      h("tbody", null, rows),
     ),
     pages > 1
       ? h(
