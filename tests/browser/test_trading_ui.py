@@ -78,10 +78,20 @@ def bars(count: int, seed: int, drop_at: int | None = None) -> list[dict[str, An
 
 
 @pytest.fixture(scope="module")
-def flow_symbol(stack: Stack) -> str:
+def flow_instrument(stack: Stack) -> tuple[int, str]:
     symbol = f"TRUI{uuid.uuid4().hex[:4].upper()}"
-    create_instrument(stack, symbol, bars(HISTORY + 200, seed=12, drop_at=DROP_AT))
-    return symbol
+    iid = create_instrument(stack, symbol, bars(HISTORY + 200, seed=12, drop_at=DROP_AT))
+    return iid, symbol
+
+
+@pytest.fixture(scope="module")
+def flow_symbol(flow_instrument: tuple[int, str]) -> str:
+    return flow_instrument[1]
+
+
+@pytest.fixture(scope="module")
+def flow_symbol_id(flow_instrument: tuple[int, str]) -> int:
+    return flow_instrument[0]
 
 
 @pytest.fixture(scope="module")
@@ -226,6 +236,56 @@ def test_trader_creates_plays_trades_and_reports(
     expect(row).to_contain_text(flow_symbol)
     expect(row).to_contain_text("PAUSED")
     screenshot(page, "trade-sessions")
+
+
+def test_pending_order_levels_and_partial_close(
+    page: Page, make_user: UserFactory, stack: Stack, flow_symbol_id: int
+) -> None:
+    user = make_user()
+    with httpx.Client(base_url=stack.gateway_url, headers=user.bearer, timeout=30) as api:
+        body = session_body(flow_symbol_id, ts(HISTORY), ts(HISTORY + 199))
+        sid = api.post("/sessions", json=body).json()["id"]
+        for action in ("start", "pause"):
+            assert api.post(f"/sessions/{sid}/{action}").status_code == 200
+    sign_in(page, user.email, user.password, next_path=f"/trade/sessions/{sid}")
+    expect(page.locator(".tr-replay")).to_have_attribute("data-status", "PAUSED")
+    ticket = page.locator("form.tr-ticket")
+
+    # A BUY LIMIT below the market: pending, drawn as a line, then cancelled.
+    ticket.get_by_label("Order type").select_option("LIMIT")
+    ticket.get_by_label("Price").fill("1.09500")
+    ticket.get_by_role("button", name="BUY LIMIT").click()
+    order = page.locator("[data-order]")
+    expect(order).to_contain_text("BUY LIMIT 0.01 @ 1.09500")
+    page.wait_for_function(
+        "() => (document.querySelector('.tr-chart').dataset.lines || '').includes('BUY LIMIT')"
+    )
+    order.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text("No pending orders.")).to_be_visible()
+
+    # A market BUY of 0.20; a take-profit set on it; half closed, then the rest.
+    ticket.get_by_label("Order type").select_option("MARKET")
+    ticket.get_by_label("Volume (lots)").fill("0.20")
+    ticket.locator("button.tr-buy").click()
+    position = page.locator("[data-position]")
+    expect(position).to_contain_text("BUY 0.20")
+    position.get_by_role("button", name="Edit").click()
+    levels = position.locator("form", has_text="Save levels")
+    levels.get_by_label("Take profit").fill("1.11000")
+    levels.get_by_role("button", name="Save levels").click()
+    expect(position.locator("[data-field=take_profit]")).to_have_text("1.11000")
+    assert "TP #" in (chart(page).get_attribute("data-lines") or "")
+    position.get_by_role("button", name="Edit").click()
+    partial = position.locator("form", has_text="Close part")
+    partial.get_by_label("Close volume").fill("0.10")
+    partial.get_by_role("button", name="Close part").click()
+    expect(position).to_contain_text("BUY 0.10")
+    expect(page.locator("[data-closed]")).to_have_count(1)
+    position.get_by_role("button", name=re.compile(r"^Close position")).click()
+    expect(page.get_by_text("No open positions.")).to_be_visible()
+    expect(page.locator("[data-closed]")).to_have_count(2)
+    account = api_get(page, f"/sessions/{sid}/account")
+    expect(page.locator("[data-field=balance]")).to_have_text(f"{account['balance']:,.2f}")
 
 
 FRAME_SAMPLER = """() => {

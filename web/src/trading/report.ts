@@ -228,7 +228,8 @@ export async function renderReport(root: HTMLElement, params: Record<string, str
     h(
       "div",
       { class: "tr-report-top" },
-      h("section", { class: "card tr-equity-card", "aria-labelledby": "tr-eq-h" }, h("h2", { id: "tr-eq-h" }, "Equity"), h("div", { class: "tr-equity-wrap" }, equity)),
+      h("section", { class: "card tr-equity-card", "aria-labelledby": "tr-eq-h" }, h("h2", { id: "tr-eq-h" }, "Equity"), h("a", { class: "tr-equity-wrap", href: report.equity_svg, target: "_blank", rel: "noopener", title: "Open the picture full size" }, equity),
+        h("p", { class: "muted tr-equity-hint" }, "Tap the picture to open it full size.")),
       h(
         "section",
         { class: "card tr-summary", "aria-label": "Key figures" },
