@@ -4,7 +4,6 @@ the page, which files are served how, and the headers that make it safe to cache
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -157,25 +156,3 @@ async def test_a_rebuild_is_served_without_a_restart(client: httpx.AsyncClient, 
     second = await client.get("/", headers={"Accept-Encoding": "identity"})
     assert second.content == new_page
     assert second.headers["etag"] != first.headers["etag"]
-
-
-def test_a_rebuild_keeps_the_previous_builds_chunks(tmp_path: Path) -> None:
-    """devstack.webapp.build: a page loaded before a rebuild imports its old chunks later."""
-    from devstack.webapp import carry_over_assets
-
-    old, new = tmp_path / "old", tmp_path / "new"
-    (old / "assets" / "chunks").mkdir(parents=True)
-    (new / "assets").mkdir(parents=True)
-    (old / "assets" / "chunks" / "a-1.js").write_text("old a")
-    (old / "assets" / "chunks" / "a-1.js.gz").write_bytes(gzip.compress(b"old a"))
-    (old / "assets" / "main-1.js").write_text("old main")
-    (old / "assets" / "carried-0.js").write_text("two builds ago")
-    (new / "assets" / "main-1.js").write_text("same name, same content")
-    files = {"assets/chunks/a-1.js": {}, "assets/main-1.js": {}, "index.html": {}}
-    (old / "manifest.json").write_text(json.dumps({"files": files}))
-    assert carry_over_assets(old / "assets", new / "assets") == 2
-    assert (new / "assets" / "chunks" / "a-1.js").read_text() == "old a"
-    assert (new / "assets" / "chunks" / "a-1.js.gz").exists()
-    assert (new / "assets" / "main-1.js").read_text() == "same name, same content"
-    assert not (new / "assets" / "carried-0.js").exists()
-    assert carry_over_assets(tmp_path / "none", new / "assets") == 0
