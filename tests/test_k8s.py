@@ -51,6 +51,7 @@ from devstack.manifests import (
     containers,
     dockerfile_steps,
     image_command,
+    image_halves,
     kustomize_build,
     launcher_env_names,
     merge,
@@ -119,7 +120,11 @@ KNOWN_FIELDS: dict[str, tuple[set[str], set[str] | None]] = {
         {"name", "port", "serversTransport"},
     ),
     "Middleware": (TOP_LEVEL, TOP_LEVEL),
-    "Middleware.spec": (set(), {"headers", "buffering", "rateLimit", "retry", "errors"}),
+    "Middleware.spec": (
+        set(),
+        {"headers", "buffering", "rateLimit", "retry", "errors", "replacePath"},
+    ),
+    "Middleware.spec.replacePath": ({"path"}, {"path"}),
     "Middleware.spec.headers": (
         set(),
         {
@@ -199,10 +204,11 @@ def test_example_overlay_is_the_base_with_its_images_replicas_and_config(
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
     images = {c["image"] for obj in example for c in containers(obj)}
     assert images == {
-        f"registry.example.com/marketplace/{name}:1.0.0" for name in (*SERVICES, "gateway-aux")
+        f"registry.example.com/marketplace/{name}:1.0.0"
+        for name in (*SERVICES, "web", "gateway-aux")
     }
     replicas = {n: d["spec"]["replicas"] for n, d in _of_kind(example, "Deployment").items()}
-    assert replicas == {"auth": 2, "trading": 3, "auction": 2, "gateway-aux": 2}
+    assert replicas == {"auth": 2, "trading": 3, "auction": 2, "web": 2, "gateway-aux": 2}
     config = _of_kind(example, "ConfigMap")["marketplace-config"]["data"]
     base_config = _of_kind(base, "ConfigMap")["marketplace-config"]["data"]
     assert config["JWT_ISSUER"] == "https://trade.example.org/auth"
@@ -284,7 +290,7 @@ def test_custom_resources_have_their_required_and_known_fields(example: list[Man
         if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
             assert _field_problems(obj, obj["kind"]) == []
             checked += 1
-    assert checked == 3 + 11 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
+    assert checked == 3 + 14 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
     # The checker finds a misspelt field.
     cluster = merge(_of_kind(example, "Cluster")["auth-db"], {"spec": {"instance": 3}})
     assert _field_problems(cluster, "Cluster") == ["Cluster.spec: instance is not a known field"]
@@ -292,7 +298,7 @@ def test_custom_resources_have_their_required_and_known_fields(example: list[Man
 
 # ---- the gateway: the same rules as gateway/dynamic.yml ----
 
-SERVICE_PORTS = {"auth": 8000, "trading": 8000, "auction": 8000, "gateway-aux": 8081}
+SERVICE_PORTS = {"auth": 8000, "trading": 8000, "auction": 8000, "web": 8000, "gateway-aux": 8081}
 
 
 def test_routes_agree_with_the_dynamic_file(
@@ -470,7 +476,7 @@ def test_gateway_aux_checks_the_services_compose_names(
 def test_commands_are_the_two_halves_of_the_image_command(
     example: list[Manifest], name: str
 ) -> None:
-    migrate, serve = image_command(name).split(" && exec ")
+    migrate, serve = image_halves(name)
     job = _container(example, "Job", f"{name}-migrate")
     assert " ".join(job["command"]) == migrate
     deployment = _of_kind(example, "Deployment")[name]["spec"]["template"]["spec"]
@@ -655,10 +661,10 @@ def test_pods_run_as_the_image_user_non_root_read_only_without_capabilities(
     example: list[Manifest],
 ) -> None:
     uids = {"gateway-aux": _image_uid(AUX_DOCKERFILE)} | {
-        name: _image_uid(DOCKERFILE) for name in SERVICES
+        name: _image_uid(DOCKERFILE) for name in (*SERVICES, "web")
     }
     pods = dict(_pod_specs(example))
-    assert len(pods) == 4 + 3  # four Deployments, three Jobs
+    assert len(pods) == 5 + 3  # five Deployments, three Jobs
     for where, pod in pods.items():
         context = pod["securityContext"]
         owner = where.split("/")[1].removesuffix("-migrate")
@@ -781,3 +787,44 @@ def test_every_object_carries_the_common_labels(example: list[Manifest]) -> None
         if obj["kind"] not in ("Namespace", "ConfigMap"):
             assert "app.kubernetes.io/name" in labels, obj["metadata"]["name"]
             assert "app.kubernetes.io/component" in labels, obj["metadata"]["name"]
+
+
+# ---- the web app's server ----
+
+
+async def test_the_web_app_runs_the_image_command_with_probes_and_its_settings(
+    example: list[Manifest], tmp_path: Path
+) -> None:
+    """No database, no Job: the image's serving command, the probes on its health routes,
+    WEB_ settings only, the drain of the API pods (preStop, grace period)."""
+    migrate, serve = image_halves("web")
+    assert migrate is None
+    assert "web-migrate" not in _of_kind(example, "Job")
+    container = _container(example, "Deployment", "web")
+    assert " ".join(container["command"]) == f"{serve} --timeout-graceful-shutdown 20"
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    pod = _of_kind(example, "Deployment")["web"]["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= 5 + 3 + 20 + 5
+    fields = settings_fields("web")
+    for key in _env_names(container) - UVICORN_ENV:
+        assert key.startswith("WEB_") and key[4:].lower() in fields, key
+    service = _of_kind(example, "Service")["web"]
+    assert (
+        service["spec"]["selector"]
+        == _of_kind(example, "Deployment")["web"]["spec"]["selector"]["matchLabels"]
+    )
+    assert _of_kind(example, "PodDisruptionBudget")["web"]["spec"]["minAvailable"] == 1
+    # The probes' routes answer as a probe needs: alive at once, ready only with a build.
+    from web_service.config import Settings
+    from web_service.main import create_app
+
+    app = create_app(Settings(dist_dir=tmp_path / "missing"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://k8s") as client:
+        live = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable", "build": "missing"})

@@ -17,8 +17,10 @@ import zlib from "node:zlib";
 import * as esbuild from "esbuild";
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
-// WEB_BUILD_OUT: devstack.webapp builds aside and swaps the result in.
-const DIST = path.resolve(process.env.WEB_BUILD_OUT ?? path.join(ROOT, "dist"));
+// The output (WEB_BUILD_OUT, else web/dist) is built aside and swapped in at the end, so a
+// server reading it (or another build) never sees it half written or missing for long.
+const FINAL = path.resolve(process.env.WEB_BUILD_OUT ?? path.join(ROOT, "dist"));
+const DIST = `${FINAL}.tmp-${process.pid}`;
 const ASSETS = path.join(DIST, "assets");
 const PUBLIC_PREFIX = "/assets/";
 // The stylesheets, by the name their hashed file gets.
@@ -151,6 +153,46 @@ async function compressAll() {
   return files;
 }
 
+// The previous build's hashed files the new one lacks are kept (one generation: those its
+// manifest lists), so a page loaded before a rebuild still finds the chunks it imports later.
+async function carryOver() {
+  let previous;
+  try {
+    previous = JSON.parse(await fs.readFile(path.join(FINAL, "manifest.json"), "utf8"));
+  } catch {
+    return 0;
+  }
+  let copied = 0;
+  for (const name of Object.keys(previous.files ?? {})) {
+    if (!name.startsWith("assets/")) continue;
+    for (const suffix of ["", ".gz", ".br"]) {
+      const target = path.join(DIST, name + suffix);
+      try {
+        await fs.access(target);
+        continue;
+      } catch {}
+      try {
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await fs.copyFile(path.join(FINAL, name + suffix), target);
+        copied++;
+      } catch {}
+    }
+  }
+  return copied;
+}
+
+async function swapIn() {
+  const old = `${FINAL}.old-${process.pid}`;
+  let hadOld = true;
+  try {
+    await fs.rename(FINAL, old);
+  } catch {
+    hadOld = false;
+  }
+  await fs.rename(DIST, FINAL);
+  if (hadOld) await fs.rm(old, { recursive: true, force: true });
+}
+
 async function main() {
   const started = Date.now();
   await fs.rm(DIST, { recursive: true, force: true });
@@ -178,12 +220,15 @@ async function main() {
   }
   const manifest = { entry: js.entry, preload: js.preload, css, favicon, chunks, files };
   await fs.writeFile(path.join(DIST, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  const carried = await carryOver();
+  await swapIn();
   const js_br = Object.entries(files)
     .filter(([name]) => name.endsWith(".js"))
     .reduce((sum, [, f]) => sum + (f.br ?? f.bytes), 0);
   console.log(
     `web/dist built in ${Date.now() - started} ms: ${Object.keys(files).length} files, ` +
-      `entry ${js.entry} (${files[js.entry.slice(1)].br ?? "?"} B br), all JS ${js_br} B br`,
+      `entry ${js.entry} (${files[js.entry.slice(1)].br ?? "?"} B br), all JS ${js_br} B br` +
+      (carried ? `; ${carried} files of the previous build kept` : ""),
   );
 }
 

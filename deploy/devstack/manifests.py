@@ -84,6 +84,20 @@ def image_command(name: str) -> str:
     return command.replace("${SERVICE}", name)
 
 
+MIGRATE_IF_ANY = re.compile(r"^\{ \[ ! -f alembic\.ini \] \|\| (?P<migrate>.+); \}$")
+
+
+def image_halves(name: str) -> tuple[str | None, str]:
+    """The image command's two halves for SERVICE=<name>: the migration (None for a service
+    without alembic.ini, the web app) and the serving command after `exec`."""
+    first, serve = image_command(name).split(" && exec ")
+    found = MIGRATE_IF_ANY.match(first)
+    if found is None:
+        raise ValueError(f"unexpected migration step in the Dockerfile's CMD: {first}")
+    has_alembic = (REPO_ROOT / "services" / name / "alembic.ini").exists()
+    return (found["migrate"] if has_alembic else None), serve
+
+
 def rule_prefixes(rule: str) -> set[str]:
     """The paths a Traefik rule names: Path, PathPrefix (without its slash), PathRegexp's."""
     paths = set(re.findall(r"Path\(`([^`]+)`\)", rule))

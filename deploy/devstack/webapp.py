@@ -6,8 +6,8 @@ so a fresh clone builds it with only Python (`make install`, `make run`, `make t
     python -m devstack.webapp check    # tsc --noEmit (strict) over web/src
 
 `npm_ci(project)` is also what tests/test_openapi_clients.py runs for tests/openapi_ts.
-Builds are serialised by a lock file and put in place with a rename, so a service serving
-web/dist never sees a half-written build.
+Builds are serialised by a lock file; build.mjs writes aside and renames the result into
+place, so a service serving web/dist never sees a half-written build.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,17 +104,10 @@ def build(web_dir: Path = WEB_DIR, force: bool = False) -> str | None:
         if not force and (dist / BUILD_STAMP).exists():
             if (dist / BUILD_STAMP).read_text() == digest:
                 return None
-        # Built aside, then swapped in: the old build serves until the new one is complete.
-        staging = web_dir / f"dist.tmp-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        out = {"WEB_BUILD_OUT": str(staging)}
-        summary = _run(["build.mjs"], web_dir, "the web build (node build.mjs)", env=out)
-        (staging / BUILD_STAMP).write_text(digest)
-        old = web_dir / f"dist.old-{os.getpid()}"
-        if dist.exists():
-            dist.rename(old)
-        staging.rename(dist)
-        shutil.rmtree(old, ignore_errors=True)
+        # build.mjs builds aside and swaps the result in (keeping the previous build's
+        # hashed files), so the old build serves until the new one is complete.
+        summary = _run(["build.mjs"], web_dir, "the web build (node build.mjs)")
+        (dist / BUILD_STAMP).write_text(digest)
         return summary.strip()
 
 

@@ -5,7 +5,7 @@
   refresh runs during every test, and login rate limits and password hashing eased for the
   many sign-ups.
 - `browser`: Debian's chromium (`/usr/bin/chromium`, driven by Playwright with
-  `executable_path`; `make test` installs it when missing and root), launched once.
+  `executable_path`; `make test` installs it when missing and root), launched per module.
 - `page` (and `new_page()` for more): a fresh context (no cookies, no cache) at 1280x800 on
   the gateway. Every console
   error, page error, failed request and HTTP response >= 400 is recorded, and the test FAILS
@@ -114,13 +114,16 @@ def base_url(stack: Stack) -> str:
 # ---- the browser ----
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this
+# thread while it is started, and the suites after this folder (asyncio.run, pytest-asyncio)
+# need none running. A launch costs under a second.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(

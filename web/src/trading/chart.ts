@@ -64,6 +64,7 @@ export class ReplayChart {
   private frame = 0;
   private readonly lines = new Map<string, { line: IPriceLine; spec: ChartLine }>();
   private destroyed = false;
+  private takenBack = 0; // bars drawn, then taken back by a reading of the clock (data-taken-back)
   /** Called after each frame that drew bars, with the last bar. */
   onBars: ((last: ChartBar) => void) | null = null;
   /** Called when the user scrolls to the oldest bar drawn (load older history). */
@@ -174,6 +175,9 @@ export class ReplayChart {
   private flush(): void {
     this.frame = 0;
     if (this.destroyed || !this.queue.length) return;
+    const probe = (globalThis as { __replayChartProbe?: (ms: number, bars: number) => void }).__replayChartProbe;
+    const started = probe ? performance.now() : 0;
+    const count = this.queue.length;
     const queued = this.queue;
     this.queue = [];
     const bulk = queued.length > BULK_THRESHOLD;
@@ -188,12 +192,31 @@ export class ReplayChart {
     this.publish();
     const last = this.bars.at(-1);
     if (last) this.onBars?.(last);
+    // A test (or a person in the console) may watch what a frame's bars cost the page.
+    probe?.(performance.now() - started, count);
   }
 
   /** Draw what is queued at once (before a resync compares the last bar). */
   flushNow(): void {
     if (this.frame) cancelAnimationFrame(this.frame);
     this.flush();
+  }
+
+  /** Take back the bars after `time` (epoch seconds): the API's clock says they are not
+   * revealed (a stream that ran a moment ahead of a pause). Returns them, oldest first. */
+  truncateAfter(time: number): ChartBar[] {
+    this.flushNow();
+    let n = 0;
+    while (n < this.bars.length && (this.bars[this.bars.length - 1 - n]?.time ?? 0) > time) n++;
+    if (n === 0) return [];
+    const removed = this.bars.splice(this.bars.length - n, n);
+    this.series.pop(n);
+    this.takenBack += n;
+    this.host.dataset.takenBack = String(this.takenBack);
+    this.publish();
+    const last = this.bars.at(-1);
+    if (last) this.onBars?.(last);
+    return removed;
   }
 
   /** The price lines wanted now: added, moved or removed to match. */

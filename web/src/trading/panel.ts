@@ -47,6 +47,8 @@ export class TradingPanel {
   private readonly pnlCells = new Map<number, HTMLElement>();
   private readonly acct: Record<string, HTMLElement> = {};
   private editing: number | null = null;
+  private readonly editors = new Map<number, HTMLElement>();
+  private drawn = ""; // what drawPositions drew last (ids, volumes, levels, editor)
   private ticketKey = newIdempotencyKey();
 
   constructor(private readonly host: PanelHost) {
@@ -306,7 +308,18 @@ export class TradingPanel {
 
   // ---- tables ----
 
-  private drawPositions(): void {
+  private drawPositions(force = false): void {
+    // Redraw only when a position changed: a refresh after every fill must not wipe what the
+    // user is typing in an editor (P&L cells are updated in place by mark()).
+    const signature = JSON.stringify([this.editing, this.positions.map((p) => [p.id, p.volume, p.stop_loss, p.take_profit])]);
+    if (!force && signature === this.drawn) {
+      this.mark();
+      return;
+    }
+    this.drawn = signature;
+    for (const id of this.editors.keys()) {
+      if (id !== this.editing || !this.positions.some((p) => p.id === id)) this.editors.delete(id);
+    }
     this.pnlCells.clear();
     const inst = this.host.instrument;
     const d = inst.digits;
@@ -367,11 +380,21 @@ export class TradingPanel {
             ),
           ),
         ),
-        this.editing === p.id ? this.editor(p) : null,
+        this.editing === p.id ? this.editorFor(p) : null,
       );
     });
     this.positionsEl.replaceChildren(h("ul", { class: "tr-items" }, items));
     this.mark();
+  }
+
+  /** The open editor of a position, kept across redraws (what the user typed stays). */
+  private editorFor(p: Position): HTMLElement {
+    let el = this.editors.get(p.id);
+    if (!el) {
+      el = this.editor(p);
+      this.editors.set(p.id, el);
+    }
+    return el;
   }
 
   private editor(p: Position): HTMLElement {

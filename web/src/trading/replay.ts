@@ -92,10 +92,13 @@ class ReplayScreen {
   private readonly chartHost: HTMLElement;
   private readonly statusEl: HTMLElement;
   private readonly clockEl: HTMLElement;
+  private readonly clockLabel: HTMLElement;
   private readonly playBtn: HTMLButtonElement;
   private readonly speedSel: HTMLSelectElement;
   private readonly stepBtns: HTMLButtonElement[];
   private readonly seekForm: HTMLFormElement;
+  private readonly seekInput: HTMLInputElement;
+  private seekEdited = false;
   private readonly stopBtn: HTMLButtonElement;
   private readonly reportBtn: HTMLButtonElement;
   private readonly banner: HTMLElement;
@@ -104,6 +107,9 @@ class ReplayScreen {
   private loaded = false; // the first window is drawn
   private syncing = true; // a candles read is in flight: stream bars wait in `buffered`
   private buffered: ChartBar[] = [];
+  // Bars the stream sent that the API's clock had not revealed when last read (the stream can
+  // run a few ms ahead of a pause): drawn once the clock is known to have passed them.
+  private held: ChartBar[] = [];
   private candlesClock: number | null = null; // the clock the last merged read saw
   private streamClock: number | null | undefined = undefined; // the stream's first state
   private destroyed = false;
@@ -122,7 +128,8 @@ class ReplayScreen {
   ) {
     const s = session;
     this.statusEl = h("span", { class: "tr-status-slot" }, statusBadge(s.session_status));
-    this.clockEl = h("span", { class: "tr-clock", "aria-live": "off" }, utc(s.current_ts));
+    this.clockLabel = h("span", { class: "muted" }, "Replay at ");
+    this.clockEl = h("span", { class: "tr-clock", "aria-live": "off" }, utc(s.current_ts ?? s.start_ts));
     this.chartHost = h("div", { class: "tr-chart", "data-bars": "0", role: "img", "aria-label": `${instrument.symbol} ${s.timeframe} candlestick chart` });
     this.emptyNote = h("p", { class: "tr-chart-empty muted", hidden: true }, "No bars yet: start the replay to reveal the first one.");
     this.banner = h("div", { class: "tr-banner", hidden: true, role: "status" });
@@ -158,10 +165,13 @@ class ReplayScreen {
         "label",
         { class: "field" },
         h("span", { class: "field-label" }, "Go to (UTC)"),
-        h("input", { name: "ts", type: "datetime-local", value: toLocalInput(s.current_ts ?? s.start_ts) }),
+        (this.seekInput = h("input", { name: "ts", type: "datetime-local", value: toLocalInput(s.current_ts ?? s.start_ts) })),
       ),
       h("button", { type: "submit", class: null }, "Seek"),
     );
+    this.seekInput.addEventListener("input", () => {
+      this.seekEdited = true;
+    });
     this.seekForm.addEventListener("submit", (e) => {
       e.preventDefault();
       void this.seek();
@@ -225,7 +235,7 @@ class ReplayScreen {
           h(
             "div",
             { class: "tr-head-side" },
-            h("div", { class: "tr-now" }, h("span", { class: "muted" }, "Replay at "), this.clockEl),
+            h("div", { class: "tr-now" }, this.clockLabel, this.clockEl),
             h("div", { class: "tr-control-group" }, this.reportBtn, this.stopBtn),
           ),
         ),
@@ -323,13 +333,45 @@ class ReplayScreen {
 
   private onStreamBar(c: Candle): void {
     const bar = toBar(c);
-    if (this.syncing) this.buffered.push(bar);
-    else this.chart.push(bar);
+    if (this.syncing) {
+      this.buffered.push(bar);
+      return;
+    }
+    const st = this.session.session_status;
+    const bound = this.session.current_ts ? epoch(this.session.current_ts) : null;
+    if (st !== "RUNNING" && bound != null && bar.time > bound) {
+      this.held.push(bar); // not revealed as far as the API said: wait for it to say so
+      return;
+    }
+    this.release(bar.time); // a later bar: the clock passed the held ones
+    this.chart.push(bar);
+  }
+
+  /** Draw the held bars at or before `time` (epoch seconds). */
+  private release(time: number): void {
+    if (!this.held.length) return;
+    const ready = this.held.filter((b) => b.time <= time);
+    this.held = this.held.filter((b) => b.time > time);
+    for (const b of ready) this.chart.push(b);
+  }
+
+  /** An authoritative reading of the clock (a session the API returned, or the stream's
+   * state): no bar after its current_ts stays drawn, and held bars up to it are drawn. */
+  private reconcile(currentTs: string | null): void {
+    if (!currentTs || !this.loaded || this.syncing) return;
+    const bound = epoch(currentTs);
+    const taken = this.chart.truncateAfter(bound);
+    if (taken.length) this.held = [...taken, ...this.held].sort((a, b) => a.time - b.time);
+    this.release(bound);
   }
 
   private onBars(last: ChartBar): void {
-    const iso = new Date(last.time * 1000).toISOString();
-    this.clockEl.textContent = utc(iso);
+    if (this.session.session_status !== "DRAFT") {
+      const iso = new Date(last.time * 1000).toISOString();
+      this.clockEl.textContent = utc(iso);
+      // The seek field follows the clock until the user types a date of their own.
+      if (!this.seekEdited) this.seekInput.value = toLocalInput(iso);
+    }
     this.emptyNote.hidden = true;
     this.panel.onBar(last.close);
   }
@@ -375,6 +417,14 @@ class ReplayScreen {
 
   private applyState(st: StreamState): void {
     this.session = { ...this.session, session_status: st.session_status, speed: st.speed, current_ts: st.current_ts ?? this.session.current_ts };
+    this.reconcile(st.current_ts);
+    this.drawStatus();
+  }
+
+  /** A session the API returned (lifecycle, step, seek, speed): its clock is the truth. */
+  private setSession(session: Session): void {
+    this.session = session;
+    this.reconcile(session.current_ts);
     this.drawStatus();
   }
 
@@ -386,12 +436,11 @@ class ReplayScreen {
     this.reconnectTimer = window.setTimeout(async () => {
       if (this.destroyed) return;
       try {
-        this.session = await api<Session>("GET", `/sessions/${this.session.id}`);
+        this.setSession(await api<Session>("GET", `/sessions/${this.session.id}`));
       } catch {
         this.onLost();
         return;
       }
-      this.drawStatus();
       this.streamClock = undefined;
       if (!this.finished()) this.stream.open();
       await this.loadCandles();
@@ -410,6 +459,9 @@ class ReplayScreen {
     this.statusEl.replaceChildren(statusBadge(st));
     const finished = st === "COMPLETED" || st === "ARCHIVED";
     const started = st === "RUNNING" || st === "PAUSED";
+    this.clockLabel.textContent = st === "DRAFT" ? "Starts at " : "Replay at ";
+    if (st === "DRAFT") this.clockEl.textContent = utc(this.session.start_ts);
+    else if (this.chart?.lastBar) this.clockEl.textContent = utc(new Date(this.chart.lastBar.time * 1000).toISOString());
     this.playBtn.textContent = st === "DRAFT" ? "Start" : st === "RUNNING" ? "Pause" : st === "PAUSED" ? "Play" : "Finished";
     this.playBtn.disabled = finished;
     this.playBtn.setAttribute("aria-pressed", st === "RUNNING" ? "true" : "false");
@@ -435,8 +487,7 @@ class ReplayScreen {
 
   private async lifecycle(action: "start" | "pause" | "resume" | "stop"): Promise<void> {
     try {
-      this.session = await api<Session>("POST", `/sessions/${this.session.id}/${action}`);
-      this.drawStatus();
+      this.setSession(await api<Session>("POST", `/sessions/${this.session.id}/${action}`));
       this.scheduleRefresh(0);
     } catch (err) {
       this.failed(err);
@@ -454,8 +505,7 @@ class ReplayScreen {
   private async changeSpeed(): Promise<void> {
     const speed = this.speedSel.value as Speed;
     try {
-      this.session = await api<Session>("PUT", `/sessions/${this.session.id}`, { speed });
-      this.drawStatus();
+      this.setSession(await api<Session>("PUT", `/sessions/${this.session.id}`, { speed }));
     } catch (err) {
       this.speedSel.value = this.session.speed;
       this.failed(err);
@@ -466,8 +516,7 @@ class ReplayScreen {
     if (!(this.session.session_status === "RUNNING" || this.session.session_status === "PAUSED")) return;
     await busy(button, async () => {
       try {
-        this.session = await api<Session>("POST", `/sessions/${this.session.id}/step`, body);
-        this.drawStatus();
+        this.setSession(await api<Session>("POST", `/sessions/${this.session.id}/step`, body));
         this.scheduleRefresh(0);
       } catch (err) {
         this.failed(err);
@@ -483,8 +532,8 @@ class ReplayScreen {
     await busy(button, async () => {
       clearFormErrors(this.seekForm);
       try {
-        this.session = await api<Session>("POST", `/sessions/${this.session.id}/seek`, { ts: ts || null });
-        this.drawStatus();
+        this.setSession(await api<Session>("POST", `/sessions/${this.session.id}/seek`, { ts: ts || null }));
+        this.seekEdited = false;
         this.scheduleRefresh(0);
       } catch (err) {
         formErrors(this.seekForm, err instanceof Error ? err : new Error(String(err)));

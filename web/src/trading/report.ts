@@ -63,6 +63,16 @@ const GROUPS: [string, [string, string, Kind][]][] = [
   ],
 ];
 
+/** The figures a person looks at first, beside the equity picture. */
+const SUMMARY: [string, string, Kind][] = [
+  ["equity_final", "Final equity", "money"],
+  ["return_pct", "Return", "pct"],
+  ["max_drawdown_pct", "Max drawdown", "pct"],
+  ["trades", "Trades", "count"],
+  ["win_rate_pct", "Win rate", "pct"],
+  ["profit_factor_money", "Profit factor", "ratio"],
+];
+
 function statText(value: number | string | null | undefined, kind: Kind): string {
   if (value == null) return "—";
   if (kind === "time") {
@@ -215,7 +225,21 @@ export async function renderReport(root: HTMLElement, params: Record<string, str
       { class: "muted tr-report-meta" },
       `Snapshot at ${utc(report.replay_ts)} · made ${utc(report.created_at)}`,
     ),
-    h("section", { class: "card tr-equity-card", "aria-labelledby": "tr-eq-h" }, h("h2", { id: "tr-eq-h" }, "Equity"), equity),
+    h(
+      "div",
+      { class: "tr-report-top" },
+      h("section", { class: "card tr-equity-card", "aria-labelledby": "tr-eq-h" }, h("h2", { id: "tr-eq-h" }, "Equity"), h("a", { class: "tr-equity-wrap", href: report.equity_svg, target: "_blank", rel: "noopener", title: "Open the picture full size" }, equity),
+        h("p", { class: "muted tr-equity-hint" }, "Tap the picture to open it full size.")),
+      h(
+        "section",
+        { class: "card tr-summary", "aria-label": "Key figures" },
+        SUMMARY.map(([key, label, kind]) => {
+          const value = stats[key];
+          const tone = typeof value === "number" && (key === "return_pct" || key === "max_drawdown_pct") ? (value > 0 ? "tr-up" : value < 0 ? "tr-down" : "") : "";
+          return h("div", { class: "tr-tile", "data-summary": key }, h("span", { class: "tr-tile-label" }, label), h("strong", { class: tone }, statText(value, kind)));
+        }),
+      ),
+    ),
     h("section", { class: "card tr-stats-card", "aria-labelledby": "tr-st-h" }, h("h2", { id: "tr-st-h" }, "Statistics"), table),
     h(
       "section",

@@ -102,7 +102,7 @@ function sessionsTable(
   const symbol = new Map(instruments.map((i) => [i.id, i.symbol]));
   const rows = body.sessions.map((s) => {
     const open = `/trade/sessions/${s.id}`;
-    const actions: HTMLElement[] = [link(open, s.session_status === "DRAFT" ? "Open" : "Replay", { class: "button small" })];
+    const actions: HTMLElement[] = [];
     if (s.session_status !== "DRAFT") actions.push(link(`${open}/report`, "Report", { class: "button ghost small" }));
     actions.push(
       h(
@@ -130,12 +130,16 @@ function sessionsTable(
     return h(
       "tr",
       { "data-session": s.id },
-      h("td", { "data-label": "Session" }, link(open, `#${s.id}`)),
-      h("td", { "data-label": "Instrument" }, `${symbol.get(s.instrument_id) ?? `#${s.instrument_id}`} · ${s.timeframe}`),
+      h(
+        "td",
+        { "data-label": "Session" },
+        link(open, [h("strong", null, `#${s.id} ${symbol.get(s.instrument_id) ?? `instrument ${s.instrument_id}`}`), ` · ${s.timeframe} · ${s.speed}`], {
+          "aria-label": `Open session ${s.id}`,
+        }),
+      ),
       h("td", { "data-label": "Status" }, statusBadge(s.session_status)),
-      h("td", { "data-label": "Replay at" }, utc(s.current_ts ?? s.start_ts)),
-      h("td", { "data-label": "Balance", class: "num" }, money(s.initial_balance)),
-      h("td", { "data-label": "Speed" }, s.speed),
+      h("td", { "data-label": "Replay at (UTC)" }, utc(s.current_ts ?? s.start_ts, false)),
+      h("td", { "data-label": "Deposit", class: "num" }, money(s.initial_balance)),
       h("td", { class: "tr-actions" }, actions),
     );
   });
@@ -144,20 +148,24 @@ function sessionsTable(
     "div",
     null,
     h(
-      "table",
-      { class: "table tr-table tr-stack" },
+      "div",
+      { class: "tr-scroll" },
       h(
-        "thead",
-        null,
+        "table",
+        { class: "table tr-table tr-stack" },
         h(
-          "tr",
+          "thead",
           null,
-          ["Session", "Instrument", "Status", "Replay at", "Balance", "Speed", ""].map((t) =>
-            h("th", { scope: "col", class: t === "Balance" ? "num" : null }, t),
+          h(
+            "tr",
+            null,
+            ["Session", "Status", "Replay at (UTC)", "Deposit", ""].map((t) =>
+              h("th", { scope: "col", class: t === "Deposit" ? "num" : null }, t),
+            ),
           ),
         ),
+        h("tbody", null, rows),
       ),
-      h("tbody", null, rows),
     ),
     pages > 1
       ? h(
@@ -171,11 +179,11 @@ function sessionsTable(
   );
 }
 
-function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
+function field(label: string, input: HTMLElement, hint?: string, wide = false): HTMLElement {
   // The cell holds the label and, below it, the API's message for the field (formErrors).
   return h(
     "div",
-    { class: "tr-cell" },
+    { class: wide ? "tr-cell tr-wide-cell" : "tr-cell" },
     h("label", { class: "field" }, h("span", { class: "field-label" }, label), input, hint ? h("small", { class: "muted" }, hint) : null),
   );
 }
@@ -223,8 +231,8 @@ function createForm(instruments: Instrument[]): HTMLElement {
       ),
       field("Timeframe", select("timeframe", TIMEFRAMES.map((t) => [t, t]), "M15")),
       field("Speed (bars/s)", select("speed", SPEEDS.map((s) => [s, s]), "1x")),
-      field("Start (UTC)", h("input", { name: "start_ts", id: "tr-start_ts", type: "datetime-local", value: "2024-01-02T00:00" })),
-      field("End (UTC, optional)", h("input", { name: "end_ts", id: "tr-end_ts", type: "datetime-local", value: "" })),
+      field("Start (UTC)", h("input", { name: "start_ts", id: "tr-start_ts", type: "datetime-local", value: "2024-01-02T00:00" }), undefined, true),
+      field("End (UTC, optional)", h("input", { name: "end_ts", id: "tr-end_ts", type: "datetime-local", value: "" }), undefined, true),
       field("Balance", numberInput("initial_balance", "10000", "0.01")),
       field("Leverage (1:n)", numberInput("leverage", "100")),
       field("Spread (points)", numberInput("spread_pts", "20", "1")),
