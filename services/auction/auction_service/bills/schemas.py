@@ -19,7 +19,7 @@ from pydantic import (
 
 from servicekit.text import plain_text
 
-from ..charges.schemas import ChargeKind, Payer
+from ..charges.schemas import ACCOUNT_DESCRIPTION, Account, ChargeKind, Payer
 from ..envelope import CommissionerId, DbText, Money, Quantity, Rate, Timestamp, UuidText
 from ..items.schemas import Unit
 from ..masters.models import Farmer
@@ -191,6 +191,7 @@ class ChargeLineOut(BaseModel):
     )
     rate: Rate
     amount: Money
+    account: Account = Field(description=ACCOUNT_DESCRIPTION + "; the commission is AGENT")
 
 
 class BillStatusOut(BaseModel):
@@ -307,6 +308,7 @@ def charge_lines_out(bill: Bill) -> list[ChargeLineOut]:
                 basis=bill.total_amount,
                 rate=bill.commission_rate,
                 amount=bill.commission_amount,
+                account="AGENT",
             )
         )
     lines.extend(charge_line_out(line) for line in bill.charges)
@@ -324,6 +326,7 @@ def charge_line_out(line: BillCharge) -> ChargeLineOut:
         basis=line.basis,
         rate=line.rate,
         amount=line.amount,
+        account=line.account,  # type: ignore[arg-type]  # the column's CHECK holds the values
     )
 
 
