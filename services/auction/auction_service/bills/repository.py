@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..charges.models import Charge
+from ..items import repository as items_repo
 from ..items.models import AuctionItem
 from ..masters.models import Farmer, Product
 from ..sessions.models import AuctionSession
@@ -172,13 +173,7 @@ async def mark_items_billed(
 
 
 async def release_items(db: AsyncSession, bill_id: uuid.UUID) -> None:
-    stmt = (
-        update(AuctionItem)
-        .where(AuctionItem.bill_id == bill_id)
-        .values(bill_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(stmt)
+    await items_repo.release_lots(db, "bill_id", bill_id)
 
 
 async def lock_bill(db: AsyncSession, commissioner_id: int, bill_id: uuid.UUID) -> Bill | None:
