@@ -855,7 +855,10 @@ async def test_a_session_with_an_invoice_cannot_be_deleted(market: Market) -> No
     inv = await market.invoice(sid)
     await market.void(inv["id"])
     await market.api.ok("DELETE", f"/api/sessions/{sid}/items/{lot['id']}", C1, 204)
-    conflict(await market.api.call("DELETE", f"/api/sessions/{sid}", C1))
+    conflict(
+        await market.api.call("DELETE", f"/api/sessions/{sid}", C1),
+        "Cannot delete session with buyer invoices.",
+    )
     assert (await market.get(inv["id"]))["session_id"] == sid
 
 
