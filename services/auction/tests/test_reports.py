@@ -591,3 +591,16 @@ async def test_buyer_invoices_count_on_both_reports(api: AuctionApi) -> None:
         f"LOT,{DAY1},{lot3['id']},BILL-001,INV-003,John Farmer,Yusuf,Tomatoes,50.500,KG,1,"
         "100.01,1.00,1.00,2.00"
     )
+
+
+@pytest.mark.parametrize("path", REPORTS)
+@pytest.mark.parametrize(
+    "query", ["from=0001-01-01&to=0001-12-31", "from=9999-01-01&to=9999-12-31"]
+)
+async def test_the_calendars_ends_are_ranges_like_any_other(
+    api: AuctionApi, path: str, query: str
+) -> None:
+    """The first and last days Python and PostgreSQL share: an empty report, never a 500."""
+    for url in (f"{path}?{query}", f"{path}.csv?{query}"):
+        resp = await api.client.get(url, headers=api.headers(C))
+        assert resp.status_code == 200, resp.text
