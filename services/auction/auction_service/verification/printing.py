@@ -2,7 +2,9 @@
 bill's public verification URL.
 
 No external resources and no script: the only style is one inline <style> block, allowed by
-its hash in the page's Content-Security-Policy; the QR code is inline SVG (segno)."""
+its hash in the page's Content-Security-Policy; the QR code is inline SVG (segno), so the page
+loads no image either. The gateway passes this policy through (`page-security-headers` in
+gateway/dynamic.yml) instead of putting the APIs' one in its place."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ footer { font-size: 8pt; color: #333; margin-top: 4mm; }
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 # The page's own policy: nothing loads, nothing runs; only the style block above applies.
 CSP = (
-    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; img-src data:; "
+    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
