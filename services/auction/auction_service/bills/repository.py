@@ -39,6 +39,7 @@ class BillingSettings:
     farmer_charges_allowed: bool = True
     payment_terms: str = "SAME_DAY"
     buyer_credit_days: int = 0
+    business_name: str | None = None
 
 
 _cs = CommissionerSettings
@@ -49,6 +50,7 @@ SETTINGS_COLUMNS = (
     _cs.farmer_charges_allowed,
     _cs.payment_terms,
     _cs.buyer_credit_days,
+    _cs.business_name,
 )
 
 
@@ -60,6 +62,7 @@ def _billing_settings(row: Any) -> BillingSettings:
         farmer_charges_allowed=row.farmer_charges_allowed,
         payment_terms=row.payment_terms,
         buyer_credit_days=int(row.buyer_credit_days),
+        business_name=row.business_name,
     )
 
 

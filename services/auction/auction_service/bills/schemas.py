@@ -41,6 +41,13 @@ Reference = Annotated[
 RateIn = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
 AmountIn = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 CreditDaysIn = Annotated[int, Field(ge=0, le=MAX_CREDIT_DAYS, strict=True)]
+# The commission agent's trading name, one line of plain text like the masters' names.
+BUSINESS_NAME_MAX = 120
+BusinessName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=BUSINESS_NAME_MAX),
+    AfterValidator(plain_text),
+]
 
 
 class _Body(BaseModel):
@@ -73,12 +80,17 @@ class SettingsUpdate(_Body):
     payment_terms: PaymentTerms | None = None
     buyer_credit_days: CreditDaysIn | None = Field(default=None, examples=[7])
     profile: ProfileUpdate | None = None
+    business_name: BusinessName | None = Field(
+        default=None,
+        description="The trading name printed on bills and on their public copy; null clears it.",
+        examples=["Sri Balaji Traders"],
+    )
 
     @model_validator(mode="after")
     def _some_not_null(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("Send at least one setting")
-        for name in self.model_fields_set:
+        for name in self.model_fields_set - {"business_name"}:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -125,6 +137,10 @@ class SettingsOut(BaseModel):
         examples=[0],
     )
     profile: ProfileOut
+    business_name: str | None = Field(
+        description="The trading name on bills and their public copy; null when none is set",
+        examples=["Sri Balaji Traders"],
+    )
 
 
 def settings_out(s: BillingSettings) -> SettingsOut:
@@ -137,6 +153,7 @@ def settings_out(s: BillingSettings) -> SettingsOut:
             max_commission_rate=s.max_commission_rate,
             farmer_charges_allowed=s.farmer_charges_allowed,
         ),
+        business_name=s.business_name,
     )
 
 
