@@ -244,8 +244,12 @@ def test_no_prefix_stripping_no_forward_auth_and_retries_only_on_idempotent_rout
     assert not {"stripPrefix", "stripPrefixRegex", "forwardAuth"} & set(kinds.values())
     for name, router in dynamic["http"]["routers"].items():
         used = router.get("middlewares", [])
-        # The web app's pages carry the same headers but its own CSP (the test above).
-        assert used[0] == ("web-headers" if name == "web" else "security-headers"), name
+        # The web app's pages carry the same headers but its own CSP (the test above); the
+        # printable bill keeps the service's own CSP (page-security-headers).
+        allowed = (
+            ("web-headers",) if name == "web" else ("security-headers", "page-security-headers")
+        )
+        assert used[0] in allowed, name
         # A path is rewritten only from the exact /docs/<service>/openapi.json (test above).
         rewrites = [m for m in used if kinds[m] == "replacePath"]
         assert not rewrites or name in DOCS_ROUTERS, name
@@ -257,6 +261,25 @@ def test_no_prefix_stripping_no_forward_auth_and_retries_only_on_idempotent_rout
         if router["service"] != "gateway-aux" and "Method(`GET`)" not in rule:
             # Everything that may carry a body has a body limit.
             assert any(kinds[m] == "buffering" for m in used), name
+
+
+def test_page_routes_keep_their_services_csp_and_get_every_other_security_header(
+    dynamic: dict[str, Any],
+) -> None:
+    """`page-security-headers` is `security-headers` without the CSP (the service sends its
+    page's own), and only the printable bill's route uses it."""
+    middlewares = dynamic["http"]["middlewares"]
+    api = dict(middlewares["security-headers"]["headers"])
+    assert api.pop("contentSecurityPolicy") == "frame-ancestors 'none'"
+    assert middlewares["page-security-headers"]["headers"] == api
+    pages = {
+        name
+        for name, router in dynamic["http"]["routers"].items()
+        if "page-security-headers" in router["middlewares"]
+    }
+    assert pages == {"auction-print"}
+    rule = dynamic["http"]["routers"]["auction-print"]["rule"]
+    assert "PathRegexp(`^/api/bills/[^/]+/print$`)" in rule and "Method(`POST`)" not in rule
 
 
 def test_body_limits_are_1_mib_and_larger_for_the_candle_import(dynamic: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ there; the public routes are rate-limited per client address with auction's JSON
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from auction_service.verification.canonical import canonical_json
+from auction_service.verification.printing import CSP as PRINT_CSP
 
 if TYPE_CHECKING:
     from .conftest import ClientFactory, User, UserFactory
@@ -121,6 +123,40 @@ def test_public_bill_through_the_gateway_without_login_verifies_and_matches_the_
     unknown = farmer.get("/api/public/bills/" + "Z" * 32)
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_printed_bill_keeps_its_own_csp_through_the_gateway_with_every_other_header(
+    make_user: UserFactory, gw: httpx.Client
+) -> None:
+    """The page's policy (its style block by hash, nothing else loads or runs) reaches the
+    browser; the gateway adds its other security headers (`page-security-headers`), and the
+    API next to it keeps the APIs' CSP."""
+    agent = make_user(("commissioner",))
+    bill = _bill(gw, agent, "Sita Devi")
+    printed = gw.get(f"/api/bills/{bill['id']}/print", headers=agent.bearer)
+    assert printed.status_code == 200, printed.text
+    assert printed.headers["content-type"] == "text/html; charset=utf-8"
+    csp = printed.headers["content-security-policy"]
+    assert csp == PRINT_CSP
+    (style,) = re.findall(r"<style>(.*?)</style>", printed.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    headers = printed.headers
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["permissions-policy"].startswith("camera=()")
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+    assert headers["cross-origin-resource-policy"] == "same-origin"
+    assert headers["cache-control"] == "private, no-store"
+    assert "server" not in headers
+    api = gw.get(f"/api/bills/{bill['id']}", headers=agent.bearer)
+    assert api.status_code == 200
+    assert api.headers["content-security-policy"] == "frame-ancestors 'none'"
+    # Only the print path is a page: a look-alike path is the API's, with the API's headers.
+    other = gw.get(f"/api/bills/{bill['id']}/print/x", headers=agent.bearer)
+    assert other.headers["content-security-policy"] == "frame-ancestors 'none'"
 
 
 def test_public_pages_are_rate_limited_per_address_with_auctions_json_429(

@@ -847,6 +847,21 @@ async def test_a_buyer_or_charge_on_an_invoice_cannot_be_deleted(market: Market)
         conflict(await market.api.call("DELETE", url, C1))
 
 
+async def test_a_session_with_an_invoice_cannot_be_deleted(market: Market) -> None:
+    """Even once its lot is gone (the invoice voided first), the invoice keeps the session:
+    409, never a 500."""
+    sid = await market.session()
+    lot = await market.lot(sid, 10.0)
+    inv = await market.invoice(sid)
+    await market.void(inv["id"])
+    await market.api.ok("DELETE", f"/api/sessions/{sid}/items/{lot['id']}", C1, 204)
+    conflict(
+        await market.api.call("DELETE", f"/api/sessions/{sid}", C1),
+        "Cannot delete session with buyer invoices.",
+    )
+    assert (await market.get(inv["id"]))["session_id"] == sid
+
+
 async def test_table_enforces_total_and_collected_ranges(market: Market, auction_app: Any) -> None:
     """The database refuses total <> lots + charges + commission and collected > total."""
     sid = await market.session()

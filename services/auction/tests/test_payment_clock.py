@@ -20,6 +20,7 @@ DEFAULTS = {
     "payment_terms": "SAME_DAY",
     "buyer_credit_days": 0,
     "profile": {"max_commission_rate": None, "farmer_charges_allowed": True},
+    "business_name": None,
 }
 
 
@@ -56,6 +57,7 @@ async def test_put_settings_sets_only_the_fields_sent(api: AuctionApi) -> None:
         "payment_terms": "WITHIN_48_HOURS",
         "buyer_credit_days": 0,
         "profile": {"max_commission_rate": 6.5, "farmer_charges_allowed": False},
+        "business_name": None,
     }
     s = await api.ok("PUT", "/api/settings", C1, json={"profile": {"max_commission_rate": None}})
     assert s["profile"] == {"max_commission_rate": None, "farmer_charges_allowed": False}

@@ -488,3 +488,119 @@ async def test_reports_need_the_commissioner_role(api: AuctionApi, path: str) ->
     assert resp.status_code == 403
     assert resp.json()["error"]["code"] == "FORBIDDEN"
     assert (await api.client.get(path)).status_code == 401
+
+
+# --- the buyer's side: invoices ----------------------------------------------------------
+
+
+async def invoice(api: AuctionApi, session_id: str, buyer_id: str, user: int = C) -> Any:
+    return await api.ok(
+        "POST",
+        f"/api/sessions/{session_id}/buyer-invoices",
+        user,
+        201,
+        json={"buyer_id": buyer_id},
+    )
+
+
+async def test_buyer_invoices_count_on_both_reports(api: AuctionApi) -> None:
+    """Commission 5 % paid by the buyer. Buyer-side: Cess 0.5 % (AGENT), Market fee 1 %
+    (MARKET_YARD), Loading 3.00 a lot (THIRD_PARTY); farmer-side: Hamali 10.00 a lot (AGENT),
+    Yard fee 1.00 a lot (MARKET_YARD).
+
+    Day 1: the farmer sells 1000.00 and 250.00 to Xavier, 100.01 to Yusuf.
+    BILL-001: total 1350.01; commission 67.5005 -> 67.50 recorded, but the buyer pays it;
+      hamali 30.00; yard fee 3.00 (1.00 a lot).
+    INV-001 (Yusuf) is voided; INV-002 (Xavier): lots 1250.00, commission 62.50, cess 6.25,
+      fee 12.50 (10.00 + 2.50 by amount), loading 6.00; INV-003 (Yusuf): lots 100.01,
+      commission 5.0005 -> 5.00, cess 0.50005 -> 0.50, fee 1.0001 -> 1.00, loading 3.00.
+    Commission 62.50 + 5.00 = 67.50; agent charges 30.00 + 6.25 + 0.50 = 36.75; income 104.25.
+    Market fee per lot: 1.00 + 10.00, 1.00 + 2.50, 1.00 + 1.00; 3.00 + 13.50 = 16.50."""
+    await api.ok("PUT", "/api/settings", C, json={"commission_payer": "BUYER"})
+    await charge(api, name="Cess", kind="PERCENT", rate=0.5, payer="BUYER")
+    await charge(
+        api, name="Market fee", kind="PERCENT", rate=1, payer="BUYER", account="MARKET_YARD"
+    )
+    await charge(
+        api, name="Loading", kind="FIXED_PER_LOT", rate=3, payer="BUYER", account="THIRD_PARTY"
+    )
+    await charge(api, name="Hamali", kind="FIXED_PER_LOT", rate=10, payer="FARMER")
+    await charge(
+        api, name="Yard fee", kind="FIXED_PER_LOT", rate=1, payer="FARMER", account="MARKET_YARD"
+    )
+    m = await api.masters(C)
+    xavier = m["buyer_id"]
+    yusuf = (await api.ok("POST", "/api/buyers", C, 201, json={"name": "Yusuf"}))["id"]
+    s = await api.session(C, f"{DAY1}T10:00:00Z")
+    lot1 = await api.item(s["id"], m, C, final_price=1000)
+    lot2 = await api.item(s["id"], m, C, final_price=250)
+    lot3 = await api.item(s["id"], {**m, "buyer_id": yusuf}, C, final_price=100.01)
+    b = await bill(api, s["id"], m["farmer_id"])
+    assert D(str(b["net_amount"])) == D("1317.01")  # 1350.01 - 30.00 - 3.00
+    voided = await invoice(api, s["id"], yusuf)
+    await api.ok("DELETE", f"/api/buyer-invoices/{voided['id']}", C)
+    x = await invoice(api, s["id"], xavier)
+    y = await invoice(api, s["id"], yusuf)
+    assert [i["invoice_number"] for i in (voided, x, y)] == ["INV-001", "INV-002", "INV-003"]
+    assert (D(str(x["total_amount"])), D(str(y["total_amount"]))) == (D("1337.25"), D("109.51"))
+
+    data = (await report(api, f"/api/reports/commission?{RANGE}"))["data"]
+    assert data["totals"] == _figures(
+        lots_count=3,
+        lots_amount="1350.01",
+        bills_count=1,
+        billed_amount="1350.01",
+        invoices_count=2,
+        invoiced_amount="1350.01",
+        buyer_commission="67.50",
+        commission="67.50",
+        farmer_agent_charges="30.00",
+        buyer_agent_charges="6.75",
+        agent_charges="36.75",
+        income="104.25",
+    )
+
+    body = await report(api, f"/api/reports/market-fee?{RANGE}")
+    got = [
+        (
+            r["lot_id"],
+            r["bill_number"],
+            r["invoice_number"],
+            r["buyer_name"],
+            r["farmer_paid_fee"],
+            r["buyer_paid_fee"],
+            r["market_fee"],
+        )
+        for r in body["data"]
+    ]
+    assert got == [
+        (lot1["id"], "BILL-001", "INV-002", "Jane Buyer", D("1.00"), D("10.00"), D("11.00")),
+        (lot2["id"], "BILL-001", "INV-002", "Jane Buyer", D("1.00"), D("2.50"), D("3.50")),
+        (lot3["id"], "BILL-001", "INV-003", "Yusuf", D("1.00"), D("1.00"), D("2.00")),
+    ]
+    assert [r["invoice_id"] for r in body["data"]] == [x["id"], x["id"], y["id"]]
+    assert body["meta"]["totals"] == {
+        "lots_count": 3,
+        "lots_amount": D("1350.01"),
+        "farmer_paid_fee": D("3.00"),
+        "buyer_paid_fee": D("13.50"),
+        "market_fee": D("16.50"),
+    }
+    csv = await api.client.get(f"/api/reports/market-fee.csv?{RANGE}", headers=api.headers(C))
+    assert csv.text.split("\r\n")[3] == (
+        f"LOT,{DAY1},{lot3['id']},BILL-001,INV-003,John Farmer,Yusuf,Tomatoes,50.500,KG,1,"
+        "100.01,1.00,1.00,2.00"
+    )
+
+
+@pytest.mark.parametrize("path", REPORTS)
+@pytest.mark.parametrize(
+    "query", ["from=0001-01-01&to=0001-12-31", "from=9999-01-01&to=9999-12-31"]
+)
+async def test_the_calendars_ends_are_ranges_like_any_other(
+    api: AuctionApi, path: str, query: str
+) -> None:
+    """The first and last days Python and PostgreSQL share: an empty report, never a 500."""
+    for url in (f"{path}?{query}", f"{path}.csv?{query}"):
+        resp = await api.client.get(url, headers=api.headers(C))
+        assert resp.status_code == 200, resp.text

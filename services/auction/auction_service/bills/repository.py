@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..charges.models import Charge
+from ..items import repository as items_repo
 from ..items.models import AuctionItem
 from ..masters.models import Farmer, Product
 from ..sessions.models import AuctionSession
@@ -38,6 +39,7 @@ class BillingSettings:
     farmer_charges_allowed: bool = True
     payment_terms: str = "SAME_DAY"
     buyer_credit_days: int = 0
+    business_name: str | None = None
 
 
 _cs = CommissionerSettings
@@ -48,6 +50,7 @@ SETTINGS_COLUMNS = (
     _cs.farmer_charges_allowed,
     _cs.payment_terms,
     _cs.buyer_credit_days,
+    _cs.business_name,
 )
 
 
@@ -59,6 +62,7 @@ def _billing_settings(row: Any) -> BillingSettings:
         farmer_charges_allowed=row.farmer_charges_allowed,
         payment_terms=row.payment_terms,
         buyer_credit_days=int(row.buyer_credit_days),
+        business_name=row.business_name,
     )
 
 
@@ -172,13 +176,7 @@ async def mark_items_billed(
 
 
 async def release_items(db: AsyncSession, bill_id: uuid.UUID) -> None:
-    stmt = (
-        update(AuctionItem)
-        .where(AuctionItem.bill_id == bill_id)
-        .values(bill_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(stmt)
+    await items_repo.release_lots(db, "bill_id", bill_id)
 
 
 async def lock_bill(db: AsyncSession, commissioner_id: int, bill_id: uuid.UUID) -> Bill | None:

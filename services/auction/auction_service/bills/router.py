@@ -52,7 +52,8 @@ router = APIRouter(tags=["bills"])
 )
 async def get_settings(db: SessionDep, principal: CommissionerDep) -> Envelope[SettingsOut]:
     """The commissioner's billing settings: commission (a percent, 5 by default) and who pays
-    it, payment terms, and the profile (commission cap, charges on the farmer)."""
+    it, payment terms, the profile (commission cap, charges on the farmer) and the business
+    name printed on bills."""
     return ok(settings_out(await service.get_settings(db, principal.user_id)))
 
 
@@ -66,7 +67,8 @@ async def put_settings(
     body: SettingsUpdate, db: SessionDep, principal: CommissionerDep
 ) -> Envelope[SettingsOut]:
     """Set the settings sent (commission rate 0..100 with at most 2 decimals, its payer,
-    payment terms, profile) for new bills; the others are kept."""
+    payment terms, profile for new bills; the business name, 1..120 characters, null clears
+    it); the others are kept."""
     settings = await service.update_settings(db, principal.user_id, body.values())
     return ok(settings_out(settings))
 

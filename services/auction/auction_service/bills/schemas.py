@@ -19,7 +19,7 @@ from pydantic import (
 
 from servicekit.text import plain_text
 
-from ..charges.schemas import ChargeKind, Payer
+from ..charges.schemas import ACCOUNT_DESCRIPTION, Account, ChargeKind, Payer
 from ..envelope import CommissionerId, DbText, Money, Quantity, Rate, Timestamp, UuidText
 from ..items.schemas import Unit
 from ..masters.models import Farmer
@@ -41,6 +41,13 @@ Reference = Annotated[
 RateIn = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
 AmountIn = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 CreditDaysIn = Annotated[int, Field(ge=0, le=MAX_CREDIT_DAYS, strict=True)]
+# The commission agent's trading name, one line of plain text like the masters' names.
+BUSINESS_NAME_MAX = 120
+BusinessName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=BUSINESS_NAME_MAX),
+    AfterValidator(plain_text),
+]
 
 
 class _Body(BaseModel):
@@ -73,12 +80,17 @@ class SettingsUpdate(_Body):
     payment_terms: PaymentTerms | None = None
     buyer_credit_days: CreditDaysIn | None = Field(default=None, examples=[7])
     profile: ProfileUpdate | None = None
+    business_name: BusinessName | None = Field(
+        default=None,
+        description="The trading name printed on bills and on their public copy; null clears it.",
+        examples=["Sri Balaji Traders"],
+    )
 
     @model_validator(mode="after")
     def _some_not_null(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("Send at least one setting")
-        for name in self.model_fields_set:
+        for name in self.model_fields_set - {"business_name"}:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -125,6 +137,10 @@ class SettingsOut(BaseModel):
         examples=[0],
     )
     profile: ProfileOut
+    business_name: str | None = Field(
+        description="The trading name on bills and their public copy; null when none is set",
+        examples=["Sri Balaji Traders"],
+    )
 
 
 def settings_out(s: BillingSettings) -> SettingsOut:
@@ -137,6 +153,7 @@ def settings_out(s: BillingSettings) -> SettingsOut:
             max_commission_rate=s.max_commission_rate,
             farmer_charges_allowed=s.farmer_charges_allowed,
         ),
+        business_name=s.business_name,
     )
 
 
@@ -191,6 +208,7 @@ class ChargeLineOut(BaseModel):
     )
     rate: Rate
     amount: Money
+    account: Account = Field(description=ACCOUNT_DESCRIPTION + "; the commission is AGENT")
 
 
 class BillStatusOut(BaseModel):
@@ -307,6 +325,7 @@ def charge_lines_out(bill: Bill) -> list[ChargeLineOut]:
                 basis=bill.total_amount,
                 rate=bill.commission_rate,
                 amount=bill.commission_amount,
+                account="AGENT",
             )
         )
     lines.extend(charge_line_out(line) for line in bill.charges)
@@ -324,6 +343,7 @@ def charge_line_out(line: BillCharge) -> ChargeLineOut:
         basis=line.basis,
         rate=line.rate,
         amount=line.amount,
+        account=line.account,  # type: ignore[arg-type]  # the column's CHECK holds the values
     )
 
 

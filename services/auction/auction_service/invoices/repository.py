@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..charges.models import Charge
+from ..items import repository as items_repo
 from ..items.models import AuctionItem
 from ..masters.models import Buyer, Product
 from .models import BuyerInvoice, Collection
@@ -88,24 +89,7 @@ async def mark_items_invoiced(
 
 
 async def release_items(db: AsyncSession, invoice_id: uuid.UUID) -> None:
-    """The invoice's lots become uninvoiced; locked first in (created_at, id) order, the order
-    bill and invoice generation lock lots in, so a void never deadlocks with them."""
-    locked = (
-        select(AuctionItem.id)
-        .where(AuctionItem.invoice_id == invoice_id)
-        .order_by(AuctionItem.created_at, AuctionItem.id)
-        .with_for_update()
-    )
-    ids = (await db.execute(locked)).scalars().all()
-    if not ids:
-        return
-    stmt = (
-        update(AuctionItem)
-        .where(AuctionItem.id.in_(ids))
-        .values(invoice_id=None)
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(stmt)
+    await items_repo.release_lots(db, "invoice_id", invoice_id)
 
 
 async def lock_invoice(

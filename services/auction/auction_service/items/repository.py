@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
@@ -117,3 +117,24 @@ async def reload(db: AsyncSession, item: AuctionItem) -> AuctionItem:
     fresh = await get(db, item.session_id, item.id)
     assert fresh is not None
     return fresh
+
+
+async def release_lots(db: AsyncSession, column: str, document_id: uuid.UUID) -> None:
+    """The lots of a voided bill (`column` "bill_id") or buyer invoice ("invoice_id") become
+    free again. They are locked first in (created_at, id) order, the order bill and invoice
+    generation lock lots in, so a void never deadlocks with them."""
+    on_document = getattr(AuctionItem, column) == document_id
+    locked = (
+        select(AuctionItem.id)
+        .where(on_document)
+        .order_by(AuctionItem.created_at, AuctionItem.id)
+        .with_for_update()
+    )
+    ids = (await db.execute(locked)).scalars().all()
+    if ids:
+        await db.execute(
+            update(AuctionItem)
+            .where(AuctionItem.id.in_(ids))
+            .values({column: None})
+            .execution_options(synchronize_session=False)
+        )

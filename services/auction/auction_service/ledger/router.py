@@ -79,25 +79,38 @@ async def verify_ledger(db: SessionDep, principal: CommissionerDep) -> Envelope[
     )
 
 
-async def _farmer_ledger(
-    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, farmer_id: str
+async def _party_ledger(
+    request: Request,
+    db: SessionDep,
+    principal: CommissionerDep,
+    page: Page | None,
+    party: type[Farmer] | type[Buyer],
+    party_id: str,
 ) -> Any:
-    farmer = await get_or_404(db, Farmer, principal.user_id, farmer_id)
+    """A farmer's or a buyer's entries with the running balance, a page of them or, as CSV,
+    every one."""
+    owner: Farmer | Buyer = (
+        await get_or_404(db, Farmer, principal.user_id, party_id)
+        if party is Farmer
+        else await get_or_404(db, Buyer, principal.user_id, party_id)
+    )
     page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
-    rows, total = await service.farmer_ledger(
+    rows, total = await service.party_ledger(
         db,
         principal.user_id,
-        farmer.id,
+        "FARMER" if party is Farmer else "BUYER",
+        owner.id,
         offset=0 if page is None else page.offset,
         limit=None if page is None else page.limit,
     )
     if page is None:
         return csv_response(
-            f"ledger-{farmer.name}",
+            f"ledger-{owner.name}",
             (*ENTRY_HEADER[:-1], "balance", "hash"),
             ([*_entry_row(e)[:-1], balance, e.hash] for e, balance in rows),
         )
-    data = [farmer_entry_out(e, balance) for e, balance in rows]
+    entry_out = farmer_entry_out if party is Farmer else buyer_entry_out
+    data = [entry_out(e, balance) for e, balance in rows]
     return ok_list(data, page=page.page, limit=page.limit, total=total)
 
 
@@ -110,7 +123,7 @@ async def farmer_ledger(
     farmer_id: str, request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
 ) -> Any:
     """A farmer's journal entries, oldest first, with the running balance the agent owes."""
-    return await _farmer_ledger(request, db, principal, page, farmer_id)
+    return await _party_ledger(request, db, principal, page, Farmer, farmer_id)
 
 
 @router.get(
@@ -122,29 +135,7 @@ async def farmer_ledger_csv(
     farmer_id: str, request: Request, db: SessionDep, principal: CommissionerDep
 ) -> Any:
     """The farmer's ledger as CSV (every entry)."""
-    return await _farmer_ledger(request, db, principal, None, farmer_id)
-
-
-async def _buyer_ledger(
-    request: Request, db: SessionDep, principal: CommissionerDep, page: Page | None, buyer_id: str
-) -> Any:
-    buyer = await get_or_404(db, Buyer, principal.user_id, buyer_id)
-    page = None if page is None or wants_csv(request) else page  # None: every row, as CSV
-    rows, total = await service.buyer_ledger(
-        db,
-        principal.user_id,
-        buyer.id,
-        offset=0 if page is None else page.offset,
-        limit=None if page is None else page.limit,
-    )
-    if page is None:
-        return csv_response(
-            f"ledger-{buyer.name}",
-            (*ENTRY_HEADER[:-1], "balance", "hash"),
-            ([*_entry_row(e)[:-1], balance, e.hash] for e, balance in rows),
-        )
-    data = [buyer_entry_out(e, balance) for e, balance in rows]
-    return ok_list(data, page=page.page, limit=page.limit, total=total)
+    return await _party_ledger(request, db, principal, None, Farmer, farmer_id)
 
 
 @router.get(
@@ -156,7 +147,7 @@ async def buyer_ledger(
     buyer_id: str, request: Request, db: SessionDep, principal: CommissionerDep, page: PageDep
 ) -> Any:
     """A buyer's journal entries, oldest first, with the running balance the buyer owes."""
-    return await _buyer_ledger(request, db, principal, page, buyer_id)
+    return await _party_ledger(request, db, principal, page, Buyer, buyer_id)
 
 
 @router.get(
@@ -168,7 +159,7 @@ async def buyer_ledger_csv(
     buyer_id: str, request: Request, db: SessionDep, principal: CommissionerDep
 ) -> Any:
     """The buyer's ledger as CSV (every entry)."""
-    return await _buyer_ledger(request, db, principal, None, buyer_id)
+    return await _party_ledger(request, db, principal, None, Buyer, buyer_id)
 
 
 async def _day_book(

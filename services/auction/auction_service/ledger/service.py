@@ -236,20 +236,19 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def farmer_ledger(
-    db: AsyncSession, commissioner_id: int, farmer_id: uuid.UUID, *, offset: int, limit: int | None
+async def party_ledger(
+    db: AsyncSession,
+    commissioner_id: int,
+    party_type: str,
+    party_id: uuid.UUID,
+    *,
+    offset: int,
+    limit: int | None,
 ) -> tuple[Sequence[Row[LedgerEntry, Decimal]], int]:
+    """A party's entries with the running balance: what the agent owes a farmer, what a buyer
+    owes the agent."""
     return await repo.party_entries(
-        db, commissioner_id, "FARMER", farmer_id, offset=offset, limit=limit
-    )
-
-
-async def buyer_ledger(
-    db: AsyncSession, commissioner_id: int, buyer_id: uuid.UUID, *, offset: int, limit: int | None
-) -> tuple[Sequence[Row[LedgerEntry, Decimal]], int]:
-    """A buyer's entries with the running balance: what the buyer owes the agent."""
-    return await repo.party_entries(
-        db, commissioner_id, "BUYER", buyer_id, offset=offset, limit=limit
+        db, commissioner_id, party_type, party_id, offset=offset, limit=limit
     )
 
 

@@ -71,7 +71,8 @@ def date_range(first: date | None, last: date | None, today: date) -> DateRange:
 def apportion(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     """Split `amount` (cents) over `weights` exactly: floors of the exact shares, then the
     cents left one each to the largest remainders, the earlier one first on a tie (lots
-    come in entry order). No weight at all (never for a line the rules computed) splits equally, so no cent is lost."""
+    come in entry order). No weight at all (never for a line the rules computed) splits
+    equally, so no cent is lost."""
     if not weights:
         return []
     total = sum(weights, Decimal(0))

@@ -42,6 +42,8 @@ DELETE_HAS_ITEMS = (
     "Cannot delete session with auction items. Please remove all auction items first."
 )
 DELETE_HAS_BILLS = "Cannot delete session with bills. Please remove all bills first."
+# A buyer invoice, even a void one, keeps its session (its number stays in the series).
+DELETE_HAS_INVOICES = "Cannot delete session with buyer invoices."
 DELETED = "Session deleted successfully"
 ZERO = Decimal("0.00")
 
@@ -156,7 +158,9 @@ async def delete_session(db: AsyncSession, commissioner_id: int, raw_id: str) ->
     violated = await repo.delete(db, obj)
     if violated is not None:
         # A row added since the counts (foreign keys are RESTRICT): still a 409, never a 500.
-        raise Conflict(DELETE_HAS_ITEMS if "auction_items" in violated else DELETE_HAS_BILLS)
+        if "auction_items" in violated:
+            raise Conflict(DELETE_HAS_ITEMS)
+        raise Conflict(DELETE_HAS_INVOICES if "buyer_invoices" in violated else DELETE_HAS_BILLS)
     return DELETED
 
 

@@ -2,7 +2,9 @@
 bill's public verification URL.
 
 No external resources and no script: the only style is one inline <style> block, allowed by
-its hash in the page's Content-Security-Policy; the QR code is inline SVG (segno)."""
+its hash in the page's Content-Security-Policy; the QR code is inline SVG (segno), so the page
+loads no image either. The gateway passes this policy through (`page-security-headers` in
+gateway/dynamic.yml) instead of putting the APIs' one in its place."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ body { font: 10.5pt/1.35 "DejaVu Sans", Arial, sans-serif; color: #000; margin: 
        max-width: 186mm; }
 header { display: flex; justify-content: space-between; align-items: flex-start;
          border-bottom: 2px solid #000; padding-bottom: 4mm; margin-bottom: 4mm; }
+.agent { font-size: 14pt; font-weight: bold; margin: 0 0 1mm; overflow-wrap: anywhere; }
 h1 { font-size: 17pt; margin: 0 0 2mm; }
 dl { display: grid; grid-template-columns: auto 1fr; gap: 0.5mm 4mm; margin: 0; }
 dt { font-weight: bold; }
@@ -44,7 +47,7 @@ footer { font-size: 8pt; color: #333; margin-top: 4mm; }
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 # The page's own policy: nothing loads, nothing runs; only the style block above applies.
 CSP = (
-    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; img-src data:; "
+    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
@@ -88,7 +91,8 @@ def render_bill_html(doc: PublicBill, url: str) -> str:
         or "<tr><td colspan=3>No payments yet</td></tr>"
     )
     void = "<p class=void>VOID: this bill was cancelled</p>" if doc.status == "VOID" else ""
-    commissioner = doc.commissioner.name or f"Commissioner #{doc.commissioner.id}"
+    # The letterhead: the agent's business name (settings), else their account number.
+    agent = doc.commissioner.name or f"Commission agent #{doc.commissioner.id}"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -100,11 +104,11 @@ def render_bill_html(doc: PublicBill, url: str) -> str:
 <body>
 <header>
 <div>
+<p class="agent">{e(agent)}</p>
 <h1>Bill {e(doc.bill_number)}</h1>
 {void}
 <dl>
 <dt>Date</dt><dd>{e(iso_z(doc.bill_date)[:10])}</dd>
-<dt>Commission agent</dt><dd>{e(commissioner)}</dd>
 <dt>Farmer</dt><dd>{e(doc.farmer.name)}</dd>
 <dt>Status</dt><dd>{e(doc.status)}, {e(doc.payment_status)}</dd>
 </dl>

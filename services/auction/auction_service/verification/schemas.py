@@ -1,8 +1,8 @@
 """The public, signed copy of a bill: what a farmer (or anyone holding the code) may see.
 
 Only this bill's own facts: no row ids, no farmer phone or village, no payment notes; the
-commissioner is named by id (the auction service keeps no display name: `name` is null until
-it does)."""
+commissioner is named by id and by the business name of their settings (null when none is
+set), as it is when the copy is served and signed."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from ..items.schemas import Unit
 
 class PublicCommissioner(BaseModel):
     id: CommissionerId
-    name: str | None = Field(default=None, description="Display name, when one is kept")
+    name: str | None = Field(
+        default=None,
+        description="The commission agent's business name (settings), null when none is set",
+    )
 
 
 class PublicFarmer(BaseModel):
@@ -101,13 +104,14 @@ class JwksOut(BaseModel):
     keys: list[Jwk]
 
 
-def public_bill(bill: Bill) -> PublicBill:
-    """Needs the bill's farmer, lines and payments loaded (bills.repository.BILL_LOAD)."""
+def public_bill(bill: Bill, business_name: str | None) -> PublicBill:
+    """Needs the bill's farmer, lines and payments loaded (bills.repository.BILL_LOAD), and
+    the commissioner's business name."""
     return PublicBill(
         verification_code=bill.verification_code,
         bill_number=bill.bill_number,
         bill_date=bill.created_at,
-        commissioner=PublicCommissioner(id=str(bill.commissioner_id)),
+        commissioner=PublicCommissioner(id=str(bill.commissioner_id), name=business_name),
         farmer=PublicFarmer(name=bill.farmer.name),
         lots=[
             PublicLot(

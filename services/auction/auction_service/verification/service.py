@@ -11,7 +11,7 @@ from servicekit.db import Database
 from servicekit.errors import NotFound
 
 from ..bills import repository as bills_repo
-from ..bills.models import VERIFICATION_CODE_PATTERN
+from ..bills.models import VERIFICATION_CODE_PATTERN, Bill
 from . import repository as repo
 from .canonical import canonical_json
 from .keys import BillSigner
@@ -27,6 +27,12 @@ def _plausible(code: str) -> bool:
     return _CODE_MIN <= len(code) <= _CODE_MAX and set(code) <= _CODE_CHARS
 
 
+async def _document(db: AsyncSession, bill: Bill) -> PublicBill:
+    """The public copy, naming the commissioner by their business name as it is now."""
+    settings = await bills_repo.get_settings(db, bill.commissioner_id)
+    return public_bill(bill, settings.business_name)
+
+
 async def signed_public_bill(
     db: AsyncSession, database: Database, signer: BillSigner, code: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -35,7 +41,7 @@ async def signed_public_bill(
     bill = await repo.bill_by_code(db, code) if _plausible(code) else None
     if bill is None:
         raise NotFound("Bill not found")
-    data = public_bill(bill).model_dump(mode="json")
+    data = (await _document(db, bill)).model_dump(mode="json")
     signature = await signer.sign(database, canonical_json(data))
     return data, signature
 
@@ -46,5 +52,5 @@ async def print_bill(
     bill = await bills_repo.get_bill(db, commissioner_id, bill_id)
     if bill is None:
         raise NotFound("Bill not found")
-    doc: PublicBill = public_bill(bill)
+    doc = await _document(db, bill)
     return render_bill_html(doc, verification_url(public_base_url, bill.verification_code))
