@@ -110,6 +110,7 @@ def test_a_commission_agents_day_by_keyboard(
         api.call("POST", "/api/products", {"name": product, "category_id": vegetables["id"]})
     api.call("POST", "/api/farmers", {"name": "Ramesh Kumar", "village": "Kothur"})
     api.call("POST", "/api/buyers", {"name": "Sri Sai Traders", "phone": "90000 22222"})
+    api.call("PUT", "/api/settings", {"business_name": "Sri Balaji Commission Agents"})
     api.call(
         "POST",
         "/api/charges",
@@ -274,6 +275,7 @@ def test_a_commission_agents_day_by_keyboard(
     expect(qr).to_have_count(1)
     assert qr.locator("path").count() >= 1
     expect(popup.locator("body")).to_contain_text("4,756.99")
+    expect(popup.locator("body")).to_contain_text("Sri Balaji Commission Agents")
     shoot(popup, "auction-bill-print")
     popup.close()
     assert print_problems == [], print_problems
@@ -409,7 +411,8 @@ def test_masters_settings_sessions_and_reports(
 
     # The first category opens the product form beside it, which takes the focus.
     add_master(page, "m-categories-form", {"name": "Vegetables"}, next_here=False)
-    add_master(page, "m-categories-form", {"name": "Fruits"}, next_here=False)
+    expect(page.get_by_test_id("m-products-form")).to_be_visible()
+    add_master(page, "m-categories-form", {"name": "Fruits"})
     for product, category in (
         ("Tomato", "Vegetables"),
         ("Onion", "Vegetables"),
@@ -488,10 +491,12 @@ def test_masters_settings_sessions_and_reports(
     expect(rate).to_have_attribute("aria-invalid", "true")
     rate.fill("4.5")
     settings.locator("[name=buyer_credit_days]").fill("7")
+    settings.locator("[name=business_name]").fill("Sri Balaji Commission Agents")
     settings.get_by_test_id("settings-save").click()
     expect(page.get_by_test_id("settings-status")).to_contain_text("Saved")
     saved = api.call("GET", "/api/settings")
     assert saved["commission_rate"] == 4.5 and saved["buyer_credit_days"] == 7, saved
+    assert saved["business_name"] == "Sri Balaji Commission Agents", saved
     shoot(page, "auction-settings")
 
     # Two sessions (today's and a late entry for an earlier day), with their day's totals.

@@ -3,6 +3,8 @@
 
 import { ApiError, session } from "../api";
 import { busy, fmtMoney, h, link, toast } from "../ui";
+import { get } from "./client";
+import type { Settings } from "./types";
 
 interface NavItem {
   href: string;
@@ -46,6 +48,24 @@ const NAV: { group: string; items: NavItem[] }[] = [
   },
 ];
 
+// The agent's trading name over the navigation: asked once, kept current by the settings.
+let businessName: Promise<string | null> | null = null;
+
+export function setBusinessName(name: string | null): void {
+  businessName = Promise.resolve(name);
+}
+
+function loadBusinessName(): Promise<string | null> {
+  businessName ??= get<Settings>("/api/settings").then(
+    (s) => s.business_name ?? null,
+    () => {
+      businessName = null;
+      return null;
+    },
+  );
+  return businessName;
+}
+
 /** Draws the area's navigation and returns the element the screen fills; null (with a message
  * drawn instead) when the user is not a commissioner. */
 export async function frame(root: HTMLElement, active: string): Promise<HTMLElement | null> {
@@ -67,9 +87,15 @@ export async function frame(root: HTMLElement, active: string): Promise<HTMLElem
     return null;
   }
   const main = h("div", { class: "au-main" });
+  const business = h("div", { class: "au-business", "data-testid": "au-business", hidden: true });
+  void loadBusinessName().then((name) => {
+    business.textContent = name ?? "";
+    business.hidden = !name;
+  });
   const nav = h(
     "nav",
     { class: "au-nav", "aria-label": "Auction" },
+    business,
     NAV.map((g) =>
       h(
         "div",

@@ -264,7 +264,9 @@ async function masterScreen<T extends { id: string; name: string; active?: boole
     listBox,
   );
   await reload();
-  firstInput()?.focus();
+  // The first field, unless the operator is already typing elsewhere (a form redrawn beside).
+  const here = document.activeElement;
+  if (!here || here === document.body || !here.closest("form, input, select, textarea")) firstInput()?.focus();
   return { reload };
 }
 

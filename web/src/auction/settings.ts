@@ -5,7 +5,7 @@
 import { ApiError } from "../api";
 import { busy, clearFormErrors, formErrors, h } from "../ui";
 import { get, numeric, put } from "./client";
-import { errorBox, frame, loading, pageHead } from "./layout";
+import { errorBox, frame, loading, pageHead, setBusinessName } from "./layout";
 import type { Settings } from "./types";
 
 const TERMS: [Settings["payment_terms"], string][] = [
@@ -65,7 +65,14 @@ export async function renderSettings(root: HTMLElement): Promise<void> {
     "form",
     { class: "card form au-settings", novalidate: true, "data-testid": "settings-form" },
     h("div", { class: "form-error", role: "alert", hidden: true }),
-    hasName ? h("fieldset", { class: "au-fieldset" }, h("legend", null, "Business"), row("Business name", business, "Printed on bills and shown on the farmer's copy.")) : null,
+    hasName
+      ? h(
+          "fieldset",
+          { class: "au-fieldset au-fieldset-wide" },
+          h("legend", null, "Business"),
+          row("Business name", business, "The letterhead of printed bills and of the farmer's verifiable copy."),
+        )
+      : null,
     h(
       "fieldset",
       { class: "au-fieldset" },
@@ -109,6 +116,7 @@ export async function renderSettings(root: HTMLElement): Promise<void> {
     void busy(submit, async () => {
       try {
         s = await put<Settings>("/api/settings", body);
+        if ("business_name" in s) setBusinessName(s.business_name ?? null);
         status.textContent = "✓ Saved: new bills and invoices follow these settings.";
       } catch (err) {
         if (err instanceof ApiError && !Object.keys(err.fields).length) {
