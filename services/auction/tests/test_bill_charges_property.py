@@ -9,6 +9,7 @@ import os
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,11 @@ def expected_lines(
         else:
             out.append(half_up(len(lots) * r))
     return out
+
+
+# Arithmetic on random days, many requests each: run once, in-process; the gateway pass of
+# the contract tests already covers these routes on the wire (and keeps CI under 20 minutes).
+pytestmark = pytest.mark.in_process_only
 
 
 @settings(

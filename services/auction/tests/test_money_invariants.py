@@ -297,6 +297,11 @@ class Floor:
                 await self.make(kind, doc.session, doc.party)
 
 
+# Arithmetic on random days, many requests each: run once, in-process; the gateway pass of
+# the contract tests already covers these routes on the wire (and keeps CI under 20 minutes).
+pytestmark = pytest.mark.in_process_only
+
+
 @pytest.mark.timeout(600)
 @settings(
     max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "10")),
