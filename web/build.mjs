@@ -133,7 +133,9 @@ async function compressAll() {
         gzip(data, { level: 9 }),
         brotli(data, {
           params: {
-            [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+            // 11 (the smallest) takes seconds per MB: 9 for the large, docs-only Swagger UI
+            // chunk (16 s -> 1.3 s to build, 9 % larger), 11 for the app's own files.
+            [zlib.constants.BROTLI_PARAM_QUALITY]: data.length > 256 * 1024 ? 9 : 11,
             [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
           },
         }),
