@@ -306,7 +306,9 @@ def _save_png(data: bytes, path: Path) -> None:
 
 def shoot(page: Page, name: str) -> tuple[Path, Path]:
     """docs/screenshots/<name>-desktop.png at 1280x800 and <name>-phone.png at 390x844 (the
-    viewport is put back afterwards)."""
+    viewport is put back afterwards). The toasts of the steps before are cleared first: they
+    fade in a few seconds, and a picture of the screen should not show them over it."""
+    page.evaluate("() => document.getElementById('toasts')?.replaceChildren()")
     before = page.viewport_size or DESKTOP
     paths = (SCREENSHOTS / f"{name}-desktop.png", SCREENSHOTS / f"{name}-phone.png")
     for size, path in zip((DESKTOP, PHONE), paths, strict=True):
