@@ -98,6 +98,7 @@ def render_bill_html(doc: PublicBill, url: str) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{e(doc.bill_number)}: {e(doc.farmer.name)}</title>
 <style>{STYLE}</style>
 </head>
