@@ -400,7 +400,8 @@ async def test_printed_bill_carries_a_strict_csp_naming_its_style_block(api: Any
     csp = resp.headers["content-security-policy"]
     assert "default-src 'none'" in csp and f"style-src 'sha256-{digest}'" in csp
     assert "script-src" not in csp  # default-src 'none' forbids every script
-    assert "img-src" not in csp  # the QR code is inline SVG: nothing to load
+    # The QR code is inline SVG; the only image is the empty data: icon.
+    assert "img-src data:;" in csp and "img-src 'self'" not in csp
 
 
 async def test_print_needs_the_bills_owner(api: Any) -> None:

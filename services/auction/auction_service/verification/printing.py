@@ -45,9 +45,10 @@ footer { font-size: 8pt; color: #333; margin-top: 4mm; }
 """.strip()
 
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-# The page's own policy: nothing loads, nothing runs; only the style block above applies.
+# The page's own policy: nothing loads, nothing runs; only the style block above applies, and
+# the empty data: icon (so a browser asks for no /favicon.ico, which no service has).
 CSP = (
-    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; "
+    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; img-src data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
