@@ -48,7 +48,27 @@ BARS = 240  # M1 bars from BAR0: 1.2 for the first hour, 1.1 for the second, the
 def stack(start_stack: StackFactory) -> Iterator[Stack]:
     """This module's own stack: two uvicorn processes each for trading and auction."""
     with start_stack("replicas", replicas=REPLICAS) as s:
+        in_rotation(s)
         yield s
+
+
+def in_rotation(stack: Stack, timeout: float = 20.0) -> None:
+    """Wait until Traefik routes to every replica. The stack is up once each process answers,
+    but Traefik's own health check (every second) may not have put the second one in the
+    rotation yet; a test of the rotation that starts before that sees only one."""
+    probes = {"trading": "/instruments", "auction": "/api/sessions"}
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+        call = Traced(client, {})
+        for service, path in probes.items():
+            want, seen = set(stack.service_urls(service)), set[str]()
+            deadline = time.monotonic() + timeout
+            while seen != want:
+                assert time.monotonic() < deadline, f"{service}: only {seen} of {want} in rotation"
+                rids = [
+                    call("GET", path)[1] for _ in range(2 * len(want))
+                ]  # 401s: served all the same
+                seen |= set(served_by(stack, rids)) & want
+                time.sleep(0.1)
 
 
 def ts(minute: int) -> str:
