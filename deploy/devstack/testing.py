@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -86,17 +87,22 @@ class PgCluster:
 def pg_cluster() -> Iterator[PgCluster]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     server: _Server
+    tmp: Path | None = None
     if os.environ.get("TEST_DATABASE_URL"):
         server = _External(os.environ["TEST_DATABASE_URL"])
     elif docker_available():
         server = ContainerPostgres().start()
     else:
+        # Removed after the run: a suite's cluster grows to ~1 GB, and leaving each run's
+        # behind filled the disk of a machine that runs CI day after day.
         tmp = Path(tempfile.mkdtemp(prefix="pgtest-"))
         server = EmbeddedPostgres(tmp, fast_unsafe=True).start()
     try:
         yield PgCluster(server, worker)
     finally:
         server.stop()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class TokenFactory:

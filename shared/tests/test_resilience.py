@@ -4,6 +4,7 @@ recovers by itself when the database returns; request ids and log redaction."""
 import asyncio
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -48,10 +49,14 @@ def make_app(db: Database) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def own_postgres() -> Any:
-    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="pg-resilience-")), fast_unsafe=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="pg-resilience-"))
+    pg = EmbeddedPostgres(data_dir, fast_unsafe=True)
     pg.start()
-    yield pg
-    pg.stop()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def test_database_outage_is_503_and_recovers_without_restart(own_postgres: Any) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import bisect
 import importlib.util
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -201,14 +202,34 @@ class Recorder:
         self.outcomes.append(Outcome(now, service, method, resp.status_code, now - sent, problem))
         return resp
 
-    def ok_times(self) -> list[float]:
-        return sorted(o.t for o in self.outcomes if 200 <= o.status < 300)
+    def ok_times(self, service: str | None = None) -> list[float]:
+        return sorted(
+            o.t
+            for o in self.outcomes
+            if 200 <= o.status < 300 and (service is None or o.service == service)
+        )
 
-    def rate(self, start: float, end: float) -> float:
+    def rate(self, start: float, end: float, service: str | None = None) -> float:
         """2xx answers per second in [start, end)."""
-        times = self.ok_times()
+        times = self.ok_times(service)
         n = bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
         return n / (end - start)
+
+    def median_rate(self, start: float, end: float, step: float = 0.05) -> float:
+        """The median 2xx rate of the 1 s windows inside [start, end): a baseline that one
+        lucky or unlucky second does not move (1 s rates on 2 shared cores vary by ±20 %)."""
+        rates = []
+        w = start
+        while w + 1.0 <= end + 1e-9:
+            rates.append(self.rate(w, w + 1.0))
+            w += step
+        return statistics.median(rates) if rates else 0.0
+
+    def per_second(self, start: float, end: float, service: str | None = None) -> list[int]:
+        """2xx answers in each whole second from `start`, for the figures."""
+        return [
+            round(self.rate(start + i, start + i + 1, service)) for i in range(int(end - start))
+        ]
 
     def first_full_window(
         self, threshold: float, start: float, deadline: float, step: float = 0.05

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import (
     AfterValidator,
@@ -193,15 +193,14 @@ class PaymentOut(BaseModel):
     updated_at: Timestamp
 
 
-class ChargeLineOut(BaseModel):
-    """One farmer-side deduction on a bill: the commission (when the farmer pays it) or a
-    charge, as it was when the bill was made."""
+class ChargeLineFields(BaseModel):
+    """A document's line (a farmer bill's or a buyer invoice's): the commission or a charge,
+    as it was when the document was made. Each document says whose side it is (`payer`)."""
 
     type: Literal["COMMISSION", "CHARGE"]
     charge_id: UuidText | None = Field(description="The charge it came from; null for commission")
     name: str
     kind: ChargeKind
-    payer: Literal["FARMER"]
     unit: Unit | None
     basis: Quantity = Field(
         description="PERCENT: the lots total; PER_UNIT: quantity in `unit`; FIXED_PER_LOT: lots"
@@ -209,6 +208,56 @@ class ChargeLineOut(BaseModel):
     rate: Rate
     amount: Money
     account: Account = Field(description=ACCOUNT_DESCRIPTION + "; the commission is AGENT")
+
+
+class ChargeLineOut(ChargeLineFields):
+    """One farmer-side deduction on a bill: the commission (when the farmer pays it) or a
+    charge, as it was when the bill was made."""
+
+    payer: Literal["FARMER"]
+
+
+class SnapshotLine(Protocol):
+    """A stored charge line (`bill_charges`, `invoice_charges`)."""
+
+    charge_id: uuid.UUID
+    name: str
+    kind: str
+    unit: str | None
+    basis: Decimal
+    rate: Decimal
+    amount: Decimal
+    account: str
+
+
+def commission_line_fields(basis: Decimal, rate: Decimal, amount: Decimal) -> dict[str, Any]:
+    """The commission as a line: a percent of the lots, the agent's own money."""
+    return {
+        "type": "COMMISSION",
+        "charge_id": None,
+        "name": "Commission",
+        "kind": "PERCENT",
+        "unit": None,
+        "basis": basis,
+        "rate": rate,
+        "amount": amount,
+        "account": "AGENT",
+    }
+
+
+def charge_line_fields(line: SnapshotLine) -> dict[str, Any]:
+    """A stored charge line's fields (the columns' CHECKs hold the literal values)."""
+    return {
+        "type": "CHARGE",
+        "charge_id": str(line.charge_id),
+        "name": line.name,
+        "kind": line.kind,
+        "unit": line.unit,
+        "basis": line.basis,
+        "rate": line.rate,
+        "amount": line.amount,
+        "account": line.account,
+    }
 
 
 class BillStatusOut(BaseModel):
@@ -314,37 +363,16 @@ def charge_lines_out(bill: Bill) -> list[ChargeLineOut]:
     """The commission first (when the farmer pays it), then the charges in their order."""
     lines = []
     if bill.commission_payer == "FARMER":
-        lines.append(
-            ChargeLineOut(
-                type="COMMISSION",
-                charge_id=None,
-                name="Commission",
-                kind="PERCENT",
-                payer="FARMER",
-                unit=None,
-                basis=bill.total_amount,
-                rate=bill.commission_rate,
-                amount=bill.commission_amount,
-                account="AGENT",
-            )
+        commission = commission_line_fields(
+            bill.total_amount, bill.commission_rate, bill.commission_amount
         )
+        lines.append(ChargeLineOut(**commission, payer="FARMER"))
     lines.extend(charge_line_out(line) for line in bill.charges)
     return lines
 
 
 def charge_line_out(line: BillCharge) -> ChargeLineOut:
-    return ChargeLineOut(
-        type="CHARGE",
-        charge_id=str(line.charge_id),
-        name=line.name,
-        kind=line.kind,  # type: ignore[arg-type]  # the column's CHECK holds the values
-        payer="FARMER",
-        unit=line.unit,  # type: ignore[arg-type]
-        basis=line.basis,
-        rate=line.rate,
-        amount=line.amount,
-        account=line.account,  # type: ignore[arg-type]  # the column's CHECK holds the values
-    )
+    return ChargeLineOut(**charge_line_fields(line), payer="FARMER")
 
 
 def bill_out(bill: Bill, now: datetime | None = None) -> BillOut:

@@ -11,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..bills.schemas import (
     AmountIn,
+    ChargeLineFields,
     PaymentMethod,
     PaymentStatus,
     ProductRef,
     Reference,
+    charge_line_fields,
+    commission_line_fields,
 )
-from ..charges.schemas import ACCOUNT_DESCRIPTION, Account, ChargeKind
 from ..envelope import CommissionerId, DbText, Money, Quantity, Rate, Timestamp, UuidText
 from ..items.schemas import Unit
 from ..masters.models import Buyer
@@ -67,22 +69,11 @@ class InvoiceItemOut(BaseModel):
     created_at: Timestamp
 
 
-class InvoiceChargeLineOut(BaseModel):
+class InvoiceChargeLineOut(ChargeLineFields):
     """One buyer-side line on an invoice: the commission (when the buyer pays it) or a
     charge, as it was when the invoice was made."""
 
-    type: Literal["COMMISSION", "CHARGE"]
-    charge_id: UuidText | None = Field(description="The charge it came from; null for commission")
-    name: str
-    kind: ChargeKind
     payer: Literal["BUYER"]
-    unit: Unit | None
-    basis: Quantity = Field(
-        description="PERCENT: the lots total; PER_UNIT: quantity in `unit`; FIXED_PER_LOT: lots"
-    )
-    rate: Rate
-    amount: Money
-    account: Account = Field(description=ACCOUNT_DESCRIPTION)
 
 
 class CollectionOut(BaseModel):
@@ -190,38 +181,17 @@ def invoice_status_out(invoice: BuyerInvoice) -> InvoiceStatusOut:
 
 
 def charge_line_out(line: InvoiceCharge) -> InvoiceChargeLineOut:
-    return InvoiceChargeLineOut(
-        type="CHARGE",
-        charge_id=str(line.charge_id),
-        name=line.name,
-        kind=line.kind,  # type: ignore[arg-type]  # the column's CHECK holds the values
-        payer="BUYER",
-        unit=line.unit,  # type: ignore[arg-type]
-        basis=line.basis,
-        rate=line.rate,
-        amount=line.amount,
-        account=line.account,  # type: ignore[arg-type]
-    )
+    return InvoiceChargeLineOut(**charge_line_fields(line), payer="BUYER")
 
 
 def charge_lines_out(invoice: BuyerInvoice) -> list[InvoiceChargeLineOut]:
     """The commission first (when the buyer pays it), then the charges in their order."""
     lines = []
     if invoice.commission_rate > 0:
-        lines.append(
-            InvoiceChargeLineOut(
-                type="COMMISSION",
-                charge_id=None,
-                name="Commission",
-                kind="PERCENT",
-                payer="BUYER",
-                unit=None,
-                basis=invoice.lots_amount,
-                rate=invoice.commission_rate,
-                amount=invoice.commission_amount,
-                account="AGENT",
-            )
+        commission = commission_line_fields(
+            invoice.lots_amount, invoice.commission_rate, invoice.commission_amount
         )
+        lines.append(InvoiceChargeLineOut(**commission, payer="BUYER"))
     lines.extend(charge_line_out(line) for line in invoice.charges)
     return lines
 

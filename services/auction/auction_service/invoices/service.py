@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +19,6 @@ from ..bills.service import CENT, MAX_MONEY, check_profile, commission_for, paym
 from ..charges.rules import line_values
 from ..errors import field_error
 from ..ledger import service as ledger_service
-from ..ledger.models import LedgerEntry
 from . import repository as repo
 from .models import BuyerInvoice, Collection, InvoiceCharge, InvoiceItem
 
@@ -134,7 +132,7 @@ async def generate_invoice(
     if taken != len(lots):
         raise Conflict("Some of the buyer's lots were invoiced meanwhile; try again")
     # Same transaction: the invoice and its journal entry commit (or roll back) together.
-    await record_invoice(db, invoice)
+    await ledger_service.record_invoice(db, invoice)
     return invoice
 
 
@@ -208,7 +206,7 @@ async def add_collection(
     invoice.collected_amount = collected
     invoice.collection_status = payment_status_for(collected, invoice.total_amount)
     await db.flush()
-    await record_collection(db, invoice, collection)
+    await ledger_service.record_collection(db, invoice, collection)
     return collection, invoice
 
 
@@ -224,75 +222,4 @@ async def void_invoice(db: AsyncSession, commissioner_id: int, invoice_id: uuid.
     await repo.release_items(db, invoice.id)
     invoice.status = "VOID"
     await db.flush()
-    await record_invoice_void(db, invoice)
-
-
-# --- the journal (ledger.service.append), party BUYER: + what the buyer owes the agent ------
-
-
-def _invoice_payload(invoice: BuyerInvoice) -> dict[str, Any]:
-    money = ledger_service.money_text
-    return {
-        "invoice_id": str(invoice.id),
-        "invoice_number": invoice.invoice_number,
-        "session_id": str(invoice.session_id),
-        "buyer_id": str(invoice.buyer_id),
-        "lots_amount": money(invoice.lots_amount),
-        "charges_amount": money(invoice.charges_amount),
-        "commission_rate": money(invoice.commission_rate),
-        "commission_amount": money(invoice.commission_amount),
-        "total_amount": money(invoice.total_amount),
-        "due_date": invoice.due_date.isoformat(),
-    }
-
-
-async def record_invoice(db: AsyncSession, invoice: BuyerInvoice) -> LedgerEntry:
-    """INVOICE: the buyer now owes the agent the invoice's total (+total)."""
-    return await ledger_service.append(
-        db,
-        invoice.commissioner_id,
-        kind="INVOICE",
-        party_id=invoice.buyer_id,
-        document_id=invoice.id,
-        document_number=invoice.invoice_number,
-        amount=invoice.total_amount,
-        payload=_invoice_payload(invoice),
-    )
-
-
-async def record_collection(
-    db: AsyncSession, invoice: BuyerInvoice, collection: Collection
-) -> LedgerEntry:
-    """COLLECTION: money received from the buyer lowers what the buyer owes (-amount)."""
-    return await ledger_service.append(
-        db,
-        invoice.commissioner_id,
-        kind="COLLECTION",
-        party_id=invoice.buyer_id,
-        document_id=invoice.id,
-        document_number=invoice.invoice_number,
-        amount=-collection.amount,
-        payload={
-            "collection_id": str(collection.id),
-            "invoice_id": str(invoice.id),
-            "amount": ledger_service.money_text(collection.amount),
-            "method": collection.method,
-            "note": collection.note,
-            "reference": collection.reference,
-        },
-    )
-
-
-async def record_invoice_void(db: AsyncSession, invoice: BuyerInvoice) -> LedgerEntry:
-    """INVOICE_VOID: the reversal of the invoice's entry (-total; a void invoice has no
-    collections); the INVOICE entry stays as it was."""
-    return await ledger_service.append(
-        db,
-        invoice.commissioner_id,
-        kind="INVOICE_VOID",
-        party_id=invoice.buyer_id,
-        document_id=invoice.id,
-        document_number=invoice.invoice_number,
-        amount=-invoice.total_amount,
-        payload=_invoice_payload(invoice),
-    )
+    await ledger_service.record_invoice_void(db, invoice)

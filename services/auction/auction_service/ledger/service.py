@@ -21,6 +21,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..bills.models import Bill, Payment
+from ..invoices.models import BuyerInvoice, Collection
 from . import repository as repo
 from .models import GENESIS_HASH, KIND_PARTY, LedgerEntry
 
@@ -183,6 +184,76 @@ async def record_bill_void(db: AsyncSession, bill: Bill) -> LedgerEntry:
         document_number=bill.bill_number,
         amount=-bill.net_amount,
         payload=_bill_payload(bill),
+    )
+
+
+# The buyer side, party BUYER: + what the buyer owes the agent.
+
+
+def _invoice_payload(invoice: BuyerInvoice) -> dict[str, Any]:
+    return {
+        "invoice_id": str(invoice.id),
+        "invoice_number": invoice.invoice_number,
+        "session_id": str(invoice.session_id),
+        "buyer_id": str(invoice.buyer_id),
+        "lots_amount": money_text(invoice.lots_amount),
+        "charges_amount": money_text(invoice.charges_amount),
+        "commission_rate": money_text(invoice.commission_rate),
+        "commission_amount": money_text(invoice.commission_amount),
+        "total_amount": money_text(invoice.total_amount),
+        "due_date": invoice.due_date.isoformat(),
+    }
+
+
+async def record_invoice(db: AsyncSession, invoice: BuyerInvoice) -> LedgerEntry:
+    """INVOICE: the buyer now owes the agent the invoice's total (+total)."""
+    return await append(
+        db,
+        invoice.commissioner_id,
+        kind="INVOICE",
+        party_id=invoice.buyer_id,
+        document_id=invoice.id,
+        document_number=invoice.invoice_number,
+        amount=invoice.total_amount,
+        payload=_invoice_payload(invoice),
+    )
+
+
+async def record_collection(
+    db: AsyncSession, invoice: BuyerInvoice, collection: Collection
+) -> LedgerEntry:
+    """COLLECTION: money received from the buyer lowers what the buyer owes (-amount)."""
+    return await append(
+        db,
+        invoice.commissioner_id,
+        kind="COLLECTION",
+        party_id=invoice.buyer_id,
+        document_id=invoice.id,
+        document_number=invoice.invoice_number,
+        amount=-collection.amount,
+        payload={
+            "collection_id": str(collection.id),
+            "invoice_id": str(invoice.id),
+            "amount": money_text(collection.amount),
+            "method": collection.method,
+            "note": collection.note,
+            "reference": collection.reference,
+        },
+    )
+
+
+async def record_invoice_void(db: AsyncSession, invoice: BuyerInvoice) -> LedgerEntry:
+    """INVOICE_VOID: the reversal of the invoice's entry (-total; a void invoice has no
+    collections); the INVOICE entry stays as it was."""
+    return await append(
+        db,
+        invoice.commissioner_id,
+        kind="INVOICE_VOID",
+        party_id=invoice.buyer_id,
+        document_id=invoice.id,
+        document_number=invoice.invoice_number,
+        amount=-invoice.total_amount,
+        payload=_invoice_payload(invoice),
     )
 
 
