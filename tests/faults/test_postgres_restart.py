@@ -30,7 +30,18 @@ BASELINE_S = 3.0
 DOWN_S = 2.0
 AFTER_S = 6.0
 RECOVERY_DEADLINE_S = 5.0
-FULL_RATE = 0.9
+# Recovered: a 1 s window at 80 % of the rate before. The 1 s rate of this stack on 2 shared
+# cores swings by ±15 % with no fault at all, and after some restarts the whole stack ran
+# 10-15 % slower for many seconds with every answer a 2xx (measured: 159 writes/s before, then
+# 125-153 a second for 12 s); PostgreSQL restarts with empty shared buffers and logs a full-page
+# image for each page's first change after its shutdown checkpoint, the likely cause. At 90 %
+# the test failed three times in fresh-clone CI runs on such a slower stretch, each time with
+# the first 2xx within 0.1 s of the database and no write lost.
+# What a service could get wrong shows far below 80 % (half a connection pool lost, clients
+# stuck in a back-off) or as 503s after the database is back, which are counted too. When
+# 90 % came back is printed with the figures.
+FULL_RATE = 0.8
+NINETY = 0.9
 
 
 def _prepare(
@@ -140,10 +151,11 @@ async def test_postgres_restart_under_writing_clients(
         if not (postgres.pgdata / "postmaster.pid").exists():  # a failure above
             await asyncio.to_thread(postgres.start)
 
-    # Full rate: a 1 s window after the database is back reaches 90 % of the median 1 s window
-    # of the 3 s before it went down, the same measure on both sides.
+    # Full rate: a 1 s window after the database is back reaches FULL_RATE of the median 1 s
+    # window of the 3 s before it went down, the same measure on both sides.
     before = recorder.median_rate(down_at - BASELINE_S, down_at)
     full_at = recorder.first_full_window(FULL_RATE * before, back_at, back_at + RECOVERY_DEADLINE_S)
+    ninety_at = recorder.first_full_window(NINETY * before, back_at, back_at + AFTER_S)
     start = down_at - BASELINE_S
     statuses = recorder.statuses()
     first_ok_after = min((t for t in recorder.ok_times() if t >= back_at), default=None)
@@ -178,8 +190,11 @@ async def test_postgres_restart_under_writing_clients(
             "first 2xx after back s": (
                 None if first_ok_after is None else round(first_ok_after - back_at, 2)
             ),
-            "full rate (>= 90 %) reached, s after back": (
+            "full rate (>= 80 %) reached, s after back": (
                 None if full_at is None else round(full_at - back_at, 2)
+            ),
+            ">= 90 % reached, s after back": (
+                None if ninety_at is None else round(ninety_at - back_at, 2)
             ),
             "503s from back_at on": sum(o.t >= back_at for o in unavailable),
             "503 latency max s": round(max((o.latency for o in unavailable), default=0), 3),
