@@ -8,6 +8,7 @@ import { navigate } from "../router";
 import { busy, clearFormErrors, fmtDateTime, formErrors, formValues, h, link, newIdempotencyKey, toast } from "../ui";
 import { fmtQty, get, getList, longDay, numeric, post, del } from "./client";
 import {
+  type Column,
   badge,
   confirmButton,
   empty,
@@ -34,100 +35,101 @@ function statusBadges(status: string, pay: string, overdue: boolean): HTMLElemen
 
 // ---- lists ----
 
-export async function renderBills(root: HTMLElement): Promise<void> {
-  const main = await frame(root, "bills");
+/** What differs between the bill list and the invoice list; the page is the same. */
+interface DocList<T> {
+  area: "bills" | "invoices";
+  title: string;
+  lead: string;
+  api: string;
+  /** The list's filter on the money state: payment_status (bills), collection_status. */
+  stateParam: string;
+  emptyHint: string;
+  columns: Column<T>[];
+}
+
+const STATE_FILTERS: [string, string][] = [
+  ["", "All"],
+  ["UNPAID", "Unpaid"],
+  ["PARTIAL", "Part paid"],
+  ["PAID", "Paid"],
+  ["VOID", "Void"],
+];
+
+async function renderDocList<T extends { status: string; overdue: boolean }>(root: HTMLElement, list: DocList<T>): Promise<void> {
+  const main = await frame(root, list.area);
   if (!main) return;
+  const path = `/auction/${list.area}`;
   const filter = queryParam("filter");
   const page = Math.max(1, Number(queryParam("page")) || 1);
-  main.append(
-    pageHead("Farmer bills", "What you owe farmers for their lots, after commission and charges."),
-    filterLinks("/auction/bills", "filter", filter, [
-      ["", "All"],
-      ["UNPAID", "Unpaid"],
-      ["PARTIAL", "Part paid"],
-      ["PAID", "Paid"],
-      ["VOID", "Void"],
-    ]),
-  );
+  main.append(pageHead(list.title, list.lead), filterLinks(path, "filter", filter, STATE_FILTERS));
   const box = h("div", null, loading());
   main.append(box);
-  const query = filter === "VOID" ? { status: "VOID" } : filter ? { payment_status: filter, status: "ACTIVE" } : {};
+  const query = filter === "VOID" ? { status: "VOID" } : filter ? { [list.stateParam]: filter, status: "ACTIVE" } : {};
   try {
-    const list = await getList<Bill>("/api/bills", { ...query, page, limit: 25 });
-    if (!list.data.length) {
-      box.replaceChildren(empty("No bills here", "Bills are made from a session's Farmers tab."));
+    const found = await getList<T>(list.api, { ...query, page, limit: 25 });
+    if (!found.data.length) {
+      box.replaceChildren(empty(`No ${list.area} here`, list.emptyHint));
       return;
     }
     box.replaceChildren(
-      table(
-        [
-          {
-            label: "Bill",
-            cell: (b) => h("span", null, link(`/auction/bills/${b.id}`, b.bill_number, { class: "au-strong-link" }), h("span", { class: "au-sub" }, shortWhen(b.created_at))),
-          },
-          { label: "Farmer", cell: (b) => b.farmer.name },
-          { label: "Net", cell: (b) => h("span", { title: `sales ${money(b.total_amount)} − ${money(b.deductions_amount)}` }, money(b.net_amount)), num: true },
-          { label: "Paid", cell: (b) => money(b.paid_amount), num: true },
-          { label: "Balance", cell: (b) => h("strong", null, money(b.status === "VOID" ? 0 : b.balance_amount)), num: true },
-          { label: "Status", cell: (b) => statusBadges(b.status, b.payment_status, b.overdue) },
-          { label: "Due", cell: (b) => shortWhen(b.due_at) },
-        ],
-        list.data,
-        { testid: "bills-table", rowAttrs: (b) => ({ class: b.overdue ? "au-overdue" : b.status === "VOID" ? "au-void-row" : null }) },
-      ),
-      pager(page, list.meta.totalPages, (p) => navigate(`/auction/bills?${new URLSearchParams({ ...(filter ? { filter } : {}), page: String(p) })}`)) ?? "",
+      table(list.columns, found.data, {
+        testid: `${list.area}-table`,
+        rowAttrs: (d) => ({ class: d.overdue ? "au-overdue" : d.status === "VOID" ? "au-void-row" : null }),
+      }),
+      pager(page, found.meta.totalPages, (p) => navigate(`${path}?${new URLSearchParams({ ...(filter ? { filter } : {}), page: String(p) })}`)) ?? "",
     );
   } catch (err) {
     box.replaceChildren(errorBox(err, () => navigate(location.pathname + location.search)));
   }
 }
 
-export async function renderInvoices(root: HTMLElement): Promise<void> {
-  const main = await frame(root, "invoices");
-  if (!main) return;
-  const filter = queryParam("filter");
-  const page = Math.max(1, Number(queryParam("page")) || 1);
-  main.append(
-    pageHead("Buyer invoices", "What buyers owe you for the lots they bought, with their charges."),
-    filterLinks("/auction/invoices", "filter", filter, [
-      ["", "All"],
-      ["UNPAID", "Unpaid"],
-      ["PARTIAL", "Part paid"],
-      ["PAID", "Paid"],
-      ["VOID", "Void"],
-    ]),
-  );
-  const box = h("div", null, loading());
-  main.append(box);
-  const query = filter === "VOID" ? { status: "VOID" } : filter ? { collection_status: filter, status: "ACTIVE" } : {};
-  try {
-    const list = await getList<Invoice>("/api/buyer-invoices", { ...query, page, limit: 25 });
-    if (!list.data.length) {
-      box.replaceChildren(empty("No invoices here", "Invoices are made from a session's Buyers tab."));
-      return;
-    }
-    box.replaceChildren(
-      table(
-        [
-          {
-            label: "Invoice",
-            cell: (i) => h("span", null, link(`/auction/invoices/${i.id}`, i.invoice_number, { class: "au-strong-link" }), h("span", { class: "au-sub" }, shortWhen(i.created_at))),
-          },
-          { label: "Buyer", cell: (i) => i.buyer.name },
-          { label: "Total", cell: (i) => h("span", { title: `lots ${money(i.lots_amount)} + ${money(i.charges_amount + i.commission_amount)}` }, money(i.total_amount)), num: true },
-          { label: "Collected", cell: (i) => money(i.collected_amount), num: true },
-          { label: "Balance", cell: (i) => h("strong", null, money(i.status === "VOID" ? 0 : i.balance_amount)), num: true },
-          { label: "Status", cell: (i) => statusBadges(i.status, i.collection_status, i.overdue) },
-          { label: "Due", cell: (i) => i.due_date },
-        ],
-        list.data,
-        { testid: "invoices-table", rowAttrs: (i) => ({ class: i.overdue ? "au-overdue" : i.status === "VOID" ? "au-void-row" : null }) },
-      ),
-      pager(page, list.meta.totalPages, (p) => navigate(`/auction/invoices?${new URLSearchParams({ ...(filter ? { filter } : {}), page: String(p) })}`)) ?? "",
-    );
-  } catch (err) {
-    box.replaceChildren(errorBox(err, () => navigate(location.pathname + location.search)));
-  }
+function numberCell(href: string, number: string, createdAt: string): HTMLElement {
+  return h("span", null, link(href, number, { class: "au-strong-link" }), h("span", { class: "au-sub" }, shortWhen(createdAt)));
+}
+
+/** What is left to pay or collect: nothing on a void document. */
+function balanceOf(d: { status: string; balance_amount: number }): number {
+  return d.status === "VOID" ? 0 : d.balance_amount;
+}
+
+export function renderBills(root: HTMLElement): Promise<void> {
+  return renderDocList<Bill>(root, {
+    area: "bills",
+    title: "Farmer bills",
+    lead: "What you owe farmers for their lots, after commission and charges.",
+    api: "/api/bills",
+    stateParam: "payment_status",
+    emptyHint: "Bills are made from a session's Farmers tab.",
+    columns: [
+      { label: "Bill", cell: (b) => numberCell(`/auction/bills/${b.id}`, b.bill_number, b.created_at) },
+      { label: "Farmer", cell: (b) => b.farmer.name },
+      { label: "Net", cell: (b) => h("span", { title: `sales ${money(b.total_amount)} − ${money(b.deductions_amount)}` }, money(b.net_amount)), num: true },
+      { label: "Paid", cell: (b) => money(b.paid_amount), num: true },
+      { label: "Balance", cell: (b) => h("strong", null, money(balanceOf(b))), num: true },
+      { label: "Status", cell: (b) => statusBadges(b.status, b.payment_status, b.overdue) },
+      { label: "Due", cell: (b) => shortWhen(b.due_at) },
+    ],
+  });
+}
+
+export function renderInvoices(root: HTMLElement): Promise<void> {
+  return renderDocList<Invoice>(root, {
+    area: "invoices",
+    title: "Buyer invoices",
+    lead: "What buyers owe you for the lots they bought, with their charges.",
+    api: "/api/buyer-invoices",
+    stateParam: "collection_status",
+    emptyHint: "Invoices are made from a session's Buyers tab.",
+    columns: [
+      { label: "Invoice", cell: (i) => numberCell(`/auction/invoices/${i.id}`, i.invoice_number, i.created_at) },
+      { label: "Buyer", cell: (i) => i.buyer.name },
+      { label: "Total", cell: (i) => h("span", { title: `lots ${money(i.lots_amount)} + ${money(i.charges_amount + i.commission_amount)}` }, money(i.total_amount)), num: true },
+      { label: "Collected", cell: (i) => money(i.collected_amount), num: true },
+      { label: "Balance", cell: (i) => h("strong", null, money(balanceOf(i))), num: true },
+      { label: "Status", cell: (i) => statusBadges(i.status, i.collection_status, i.overdue) },
+      { label: "Due", cell: (i) => i.due_date },
+    ],
+  });
 }
 
 // ---- one document ----
@@ -250,17 +252,76 @@ async function sessionLine(sessionId: string): Promise<Node> {
   }
 }
 
-export async function renderBill(root: HTMLElement, params: Record<string, string>): Promise<void> {
-  const main = await frame(root, "bills");
-  if (!main) return;
-  main.append(loading("Loading the bill…"));
-  let bill: Bill;
+/** The page frame and the document, or null when there is nothing to show (an error box). */
+async function loadDoc<T>(root: HTMLElement, area: "bills" | "invoices", url: string, what: string): Promise<[HTMLElement, T] | null> {
+  const main = await frame(root, area);
+  if (!main) return null;
+  main.append(loading(`Loading the ${what}…`));
   try {
-    bill = await get<Bill>(`/api/bills/${params.id ?? ""}`);
+    return [main, await get<T>(url)];
   } catch (err) {
     main.replaceChildren(errorBox(err, () => navigate(location.pathname)));
-    return;
+    return null;
   }
+}
+
+/** Void, with a confirmation: a reversal in the journal, the lots free again. */
+function voidButton(what: string, url: string, done: string, testid: string): Node {
+  return confirmButton(
+    `Void ${what}`,
+    "Confirm void",
+    async () => {
+      try {
+        await del(url);
+        toast(done, "success");
+        navigate(location.pathname);
+      } catch (err) {
+        toastError(err);
+      }
+    },
+    { "data-testid": testid },
+  );
+}
+
+function balanceTile(d: { status: string; balance_amount: number; overdue: boolean }, due: string): HTMLElement {
+  const cls = d.overdue ? "au-tile-bad" : d.balance_amount > 0 ? "au-tile-warn" : "au-tile-ok";
+  return tile("Balance", money(balanceOf(d)), d.status === "VOID" ? "void" : `due ${due}`, cls);
+}
+
+function lotsTable<L extends { product_name: string; quantity: number; unit: string; amount: number }>(rows: L[], rate: (l: L) => string, testid: string): HTMLElement {
+  return table(
+    [
+      { label: "Product", cell: (l) => l.product_name },
+      { label: "Quantity", cell: (l) => `${fmtQty(l.quantity)} ${l.unit}`, num: true },
+      { label: "Rate", cell: rate, num: true },
+      { label: "Amount", cell: (l) => money(l.amount), num: true },
+    ],
+    rows,
+    { testid, keep: true },
+  );
+}
+
+/** Lots, one line per charge (− off a bill, + on an invoice), the total, what came in, the balance. */
+function docSums(
+  d: { status: string; balance_amount: number; charges: ChargeLine[] },
+  o: { testid: string; lots: [string, number]; sign: "−" | "+"; total: [string, number]; paid: [string, number] },
+): HTMLElement {
+  const cls = o.sign === "−" ? "au-sum-minus" : "au-sum-plus";
+  return h(
+    "div",
+    { class: "au-sums", "data-testid": o.testid },
+    sumRow(o.lots[0], money(o.lots[1])),
+    d.charges.map((c) => sumRow(`${o.sign} ${c.name} (${chargeRate(c)})`, money(c.amount), cls)),
+    sumRow(o.total[0], money(o.total[1]), "au-sum-total"),
+    sumRow(o.paid[0], money(o.paid[1])),
+    sumRow("Balance", money(balanceOf(d)), "au-sum-total"),
+  );
+}
+
+export async function renderBill(root: HTMLElement, params: Record<string, string>): Promise<void> {
+  const loaded = await loadDoc<Bill>(root, "bills", `/api/bills/${params.id ?? ""}`, "bill");
+  if (!loaded) return;
+  const [main, bill] = loaded;
   const session = await sessionLine(bill.session_id);
   const voided = bill.status === "VOID";
   const print = h(
@@ -270,22 +331,7 @@ export async function renderBill(root: HTMLElement, params: Record<string, strin
   );
   const actions: Node[] = [print];
   if (!voided && !bill.payments.length) {
-    actions.push(
-      confirmButton(
-        "Void bill",
-        "Confirm void",
-        async () => {
-          try {
-            await del(`/api/bills/${bill.id}`);
-            toast(`${bill.bill_number} voided: its lots can be billed again.`, "success");
-            navigate(location.pathname);
-          } catch (err) {
-            toastError(err);
-          }
-        },
-        { "data-testid": "void-bill" },
-      ),
-    );
+    actions.push(voidButton("bill", `/api/bills/${bill.id}`, `${bill.bill_number} voided: its lots can be billed again.`, "void-bill"));
   }
   const f = bill.farmer;
   main.replaceChildren(
@@ -297,29 +343,20 @@ export async function renderBill(root: HTMLElement, params: Record<string, strin
     tiles(
       tile("Net payable", money(bill.net_amount), `sales ${money(bill.total_amount)} − ${money(bill.deductions_amount)}`),
       tile("Paid", money(bill.paid_amount), plural(bill.payments.length, "payment")),
-      tile("Balance", money(voided ? 0 : bill.balance_amount), voided ? "void" : `due ${fmtDateTime(bill.due_at)}`, bill.overdue ? "au-tile-bad" : bill.balance_amount > 0 ? "au-tile-warn" : "au-tile-ok"),
+      balanceTile(bill, fmtDateTime(bill.due_at)),
     ),
   );
-  const lots = table(
-    [
-      { label: "Product", cell: (l) => l.product_name },
-      { label: "Quantity", cell: (l) => `${fmtQty(l.quantity)} ${l.unit}`, num: true },
-      { label: "Rate", cell: (l) => (l.quantity > 0 ? money(l.amount / l.quantity) : "—"), num: true },
-      { label: "Amount", cell: (l) => money(l.amount), num: true },
-    ],
-    bill.bill_items,
-    { testid: "bill-lots", keep: true },
-  );
-  const sums = h(
-    "div",
-    { class: "au-sums", "data-testid": "bill-sums" },
-    sumRow("Sales", money(bill.total_amount)),
-    bill.charges.map((c) => sumRow(`− ${c.name} (${chargeRate(c)})`, money(c.amount), "au-sum-minus")),
-    sumRow("Net payable to the farmer", money(bill.net_amount), "au-sum-total"),
-    sumRow("Paid", money(bill.paid_amount)),
-    sumRow("Balance", money(voided ? 0 : bill.balance_amount), "au-sum-total"),
-    bill.commission_payer === "BUYER" ? h("p", { class: "muted" }, `Commission ${money(bill.commission_amount)} (${bill.commission_rate} %) is paid by the buyers.`) : null,
-  );
+  const lots = lotsTable(bill.bill_items, (l) => (l.quantity > 0 ? money(l.amount / l.quantity) : "—"), "bill-lots");
+  const sums = docSums(bill, {
+    testid: "bill-sums",
+    lots: ["Sales", bill.total_amount],
+    sign: "−",
+    total: ["Net payable to the farmer", bill.net_amount],
+    paid: ["Paid", bill.paid_amount],
+  });
+  if (bill.commission_payer === "BUYER") {
+    sums.append(h("p", { class: "muted" }, `Commission ${money(bill.commission_amount)} (${bill.commission_rate} %) is paid by the buyers.`));
+  }
   const left = h("section", { class: "card au-doc-main" }, h("h2", null, "Lots"), lots, sums);
   const right = h("div", { class: "au-doc-side" });
   if (!voided && bill.balance_amount > 0) {
@@ -355,38 +392,16 @@ export async function renderBill(root: HTMLElement, params: Record<string, strin
 }
 
 export async function renderInvoice(root: HTMLElement, params: Record<string, string>): Promise<void> {
-  const main = await frame(root, "invoices");
-  if (!main) return;
-  main.append(loading("Loading the invoice…"));
-  let inv: Invoice;
-  try {
-    inv = await get<Invoice>(`/api/buyer-invoices/${params.id ?? ""}`);
-  } catch (err) {
-    main.replaceChildren(errorBox(err, () => navigate(location.pathname)));
-    return;
-  }
+  const loaded = await loadDoc<Invoice>(root, "invoices", `/api/buyer-invoices/${params.id ?? ""}`, "invoice");
+  if (!loaded) return;
+  const [main, inv] = loaded;
   const session = await sessionLine(inv.session_id);
   const voided = inv.status === "VOID";
   const actions: Node[] = [
     h("button", { type: "button", class: "au-no-print", onclick: () => window.print(), "data-testid": "print-invoice" }, "Print"),
   ];
   if (!voided && !inv.collections.length) {
-    actions.push(
-      confirmButton(
-        "Void invoice",
-        "Confirm void",
-        async () => {
-          try {
-            await del(`/api/buyer-invoices/${inv.id}`);
-            toast(`${inv.invoice_number} voided: its lots can be invoiced again.`, "success");
-            navigate(location.pathname);
-          } catch (err) {
-            toastError(err);
-          }
-        },
-        { "data-testid": "void-invoice" },
-      ),
-    );
+    actions.push(voidButton("invoice", `/api/buyer-invoices/${inv.id}`, `${inv.invoice_number} voided: its lots can be invoiced again.`, "void-invoice"));
   }
   const b = inv.buyer;
   main.replaceChildren(
@@ -402,28 +417,17 @@ export async function renderInvoice(root: HTMLElement, params: Record<string, st
         inv.charges.length ? `lots ${money(inv.lots_amount)} + charges ${money(inv.charges_amount + inv.commission_amount)}` : "the lots, no charges",
       ),
       tile("Collected", money(inv.collected_amount), plural(inv.collections.length, "collection")),
-      tile("Balance", money(voided ? 0 : inv.balance_amount), voided ? "void" : `due ${inv.due_date}`, inv.overdue ? "au-tile-bad" : inv.balance_amount > 0 ? "au-tile-warn" : "au-tile-ok"),
+      balanceTile(inv, inv.due_date),
     ),
   );
-  const lots = table(
-    [
-      { label: "Product", cell: (l) => l.product_name },
-      { label: "Quantity", cell: (l) => `${fmtQty(l.quantity)} ${l.unit}`, num: true },
-      { label: "Rate", cell: (l) => money(l.price), num: true },
-      { label: "Amount", cell: (l) => money(l.amount), num: true },
-    ],
-    inv.invoice_items,
-    { testid: "invoice-lots", keep: true },
-  );
-  const sums = h(
-    "div",
-    { class: "au-sums", "data-testid": "invoice-sums" },
-    sumRow("Lots", money(inv.lots_amount)),
-    inv.charges.map((c) => sumRow(`+ ${c.name} (${chargeRate(c)})`, money(c.amount), "au-sum-plus")),
-    sumRow("Total payable by the buyer", money(inv.total_amount), "au-sum-total"),
-    sumRow("Collected", money(inv.collected_amount)),
-    sumRow("Balance", money(voided ? 0 : inv.balance_amount), "au-sum-total"),
-  );
+  const lots = lotsTable(inv.invoice_items, (l) => money(l.price), "invoice-lots");
+  const sums = docSums(inv, {
+    testid: "invoice-sums",
+    lots: ["Lots", inv.lots_amount],
+    sign: "+",
+    total: ["Total payable by the buyer", inv.total_amount],
+    paid: ["Collected", inv.collected_amount],
+  });
   const left = h("section", { class: "card au-doc-main" }, h("h2", null, "Lots"), lots, sums);
   const right = h("div", { class: "au-doc-side au-no-print" });
   if (!voided && inv.balance_amount > 0) {

@@ -223,9 +223,9 @@ export async function renderSession(root: HTMLElement, params: Record<string, st
     const { renderLots } = await import("./lots");
     await renderLots(body, state, redraw);
   } else if (tab === "farmers") {
-    renderFarmers(body, state);
+    renderSide(body, state, FARMERS);
   } else if (tab === "buyers") {
-    renderBuyers(body, state);
+    renderSide(body, state, BUYERS);
   } else {
     renderProducts(body, state);
   }
@@ -277,33 +277,79 @@ function docLink(href: string, number: string, status: string, pay: string, over
   );
 }
 
-function renderFarmers(body: HTMLElement, state: SessionState): void {
+/** A session's farmers (billed) and buyers (invoiced): the same tab, two sides. */
+interface Side {
+  key: "farmer" | "buyer";
+  emptyHint: string;
+  lead: string;
+  party: string;
+  lotsLabel: string;
+  openLabel: string;
+  docsLabel: string;
+  docs: (state: SessionState, partyId: string) => Node[];
+  verb: "Bill" | "Invoice";
+  testid: string;
+  ledger: string;
+  make: (sessionId: string, g: Group) => Promise<{ path: string; done: string }>;
+}
+
+const FARMERS: Side = {
+  key: "farmer",
+  emptyHint: "Enter lots first; each farmer is then billed for their lots here.",
+  lead: "Bill a farmer for their unbilled lots: commission and charges come off, the net is what you pay them.",
+  party: "Farmer",
+  lotsLabel: "Sales",
+  openLabel: "Unbilled",
+  docsLabel: "Bills",
+  docs: (state, id) =>
+    state.bills.filter((b) => b.farmer_id === id).map((b) => docLink(`/auction/bills/${b.id}`, b.bill_number, b.status, b.payment_status, b.overdue)),
+  verb: "Bill",
+  testid: "bill-farmer",
+  ledger: "farmers",
+  make: async (sessionId, g) => {
+    const bill = await post<Bill>(`/api/sessions/${sessionId}/bills`, { farmer_id: g.id }, docKey("bill", sessionId, g));
+    return { path: `/auction/bills/${bill.id}`, done: `${bill.bill_number} made for ${g.name}: net ${money(bill.net_amount)}` };
+  },
+};
+
+const BUYERS: Side = {
+  key: "buyer",
+  emptyHint: "Enter lots first; each buyer is then invoiced for what they bought here.",
+  lead: "Invoice a buyer for their uninvoiced lots: the lots plus the buyer's charges, due after the credit days in Settings.",
+  party: "Buyer",
+  lotsLabel: "Bought",
+  openLabel: "Not invoiced",
+  docsLabel: "Invoices",
+  docs: (state, id) =>
+    state.invoices
+      .filter((i) => i.buyer_id === id)
+      .map((i) => docLink(`/auction/invoices/${i.id}`, i.invoice_number, i.status, i.collection_status, i.overdue)),
+  verb: "Invoice",
+  testid: "invoice-buyer",
+  ledger: "buyers",
+  make: async (sessionId, g) => {
+    const invoice = await post<Invoice>(`/api/sessions/${sessionId}/buyer-invoices`, { buyer_id: g.id }, docKey("inv", sessionId, g));
+    return { path: `/auction/invoices/${invoice.id}`, done: `${invoice.invoice_number} made for ${g.name}: ${money(invoice.total_amount)}` };
+  },
+};
+
+function renderSide(body: HTMLElement, state: SessionState, side: Side): void {
   const s = state.session;
-  const groups = groupBy(state.items, "farmer");
+  const groups = groupBy(state.items, side.key);
   if (!groups.length) {
-    body.append(empty("No lots yet", "Enter lots first; each farmer is then billed for their lots here.", link(`/auction/sessions/${s.id}`, "Enter lots", { class: "button primary" })));
+    body.append(empty("No lots yet", side.emptyHint, link(`/auction/sessions/${s.id}`, "Enter lots", { class: "button primary" })));
     return;
   }
   body.append(
-    h("p", { class: "muted au-lead" }, "Bill a farmer for their unbilled lots: commission and charges come off, the net is what you pay them."),
+    h("p", { class: "muted au-lead" }, side.lead),
     table(
       [
-        { label: "Farmer", cell: (g) => h("span", null, h("strong", null, g.name), g.sub ? h("span", { class: "au-sub" }, g.sub) : null) },
+        { label: side.party, cell: (g) => h("span", null, h("strong", null, g.name), g.sub ? h("span", { class: "au-sub" }, g.sub) : null) },
         { label: "Lots", cell: (g) => `${g.lots.length}`, num: true },
         { label: "Quantity", cell: (g) => qtyOf(g.lots) },
-        { label: "Sales", cell: (g) => money(sum(g.lots)), num: true },
-        { label: "Unbilled", cell: (g) => (g.open.length ? `${money(sum(g.open))} (${g.open.length})` : "—"), num: true },
-        {
-          label: "Bills",
-          cell: (g) =>
-            h(
-              "span",
-              { class: "au-docs" },
-              state.bills
-                .filter((b) => b.farmer_id === g.id)
-                .map((b) => docLink(`/auction/bills/${b.id}`, b.bill_number, b.status, b.payment_status, b.overdue)),
-            ),
-        },
+        { label: side.lotsLabel, cell: (g) => money(sum(g.lots)), num: true },
+        { label: side.openLabel, cell: (g) => (g.open.length ? `${money(sum(g.open))} (${g.open.length})` : "—"), num: true },
+        { label: side.docsLabel, cell: (g) => h("span", { class: "au-docs" }, side.docs(state, g.id)) },
         {
           label: "",
           cls: "au-actions",
@@ -314,100 +360,38 @@ function renderFarmers(body: HTMLElement, state: SessionState): void {
                   {
                     type: "button",
                     class: "primary au-sm",
-                    "data-testid": `bill-farmer`,
-                    "data-farmer": g.name,
-                    onclick: (e: Event) => void billFarmer(e.currentTarget as HTMLButtonElement, s.id, g),
+                    "data-testid": side.testid,
+                    [`data-${side.key}`]: g.name,
+                    onclick: (e: Event) => void makeDoc(e.currentTarget as HTMLButtonElement, s.id, g, side),
                   },
-                  `Bill ${g.open.length} lot${g.open.length === 1 ? "" : "s"}`,
+                  `${side.verb} ${g.open.length} lot${g.open.length === 1 ? "" : "s"}`,
                 )
-              : link(`/auction/ledgers/farmers/${g.id}`, "Ledger", { class: "button au-sm ghost" }),
+              : link(`/auction/ledgers/${side.ledger}/${g.id}`, "Ledger", { class: "button au-sm ghost" }),
         },
       ],
       groups,
-      { testid: "farmers-table", rowAttrs: (g) => ({ "data-farmer": g.name }) },
+      { testid: `${side.ledger}-table`, rowAttrs: (g) => ({ [`data-${side.key}`]: g.name }) },
     ),
   );
 }
 
-const billKeys = new Map<string, string>();
+const docKeys = new Map<string, string>();
 
-async function billFarmer(button: HTMLButtonElement, sessionId: string, g: Group): Promise<void> {
-  // One key per farmer and set of lots: a retry after a lost answer never bills twice.
-  const keyOf = `${sessionId}:${g.id}:${g.open.map((i) => i.id).join(",")}`;
-  const key = billKeys.get(keyOf) ?? newIdempotencyKey();
-  billKeys.set(keyOf, key);
-  await busy(button, async () => {
-    try {
-      const bill = await post<Bill>(`/api/sessions/${sessionId}/bills`, { farmer_id: g.id }, key);
-      toast(`${bill.bill_number} made for ${g.name}: net ${money(bill.net_amount)}`, "success");
-      navigate(`/auction/bills/${bill.id}`);
-    } catch (err) {
-      toastError(err);
-    }
-  });
+/** One key per document kind, party and set of lots: a retry after a lost answer never makes
+ * a second bill or invoice. */
+function docKey(kind: "bill" | "inv", sessionId: string, g: Group): string {
+  const keyOf = `${kind}:${sessionId}:${g.id}:${g.open.map((i) => i.id).join(",")}`;
+  const key = docKeys.get(keyOf) ?? newIdempotencyKey();
+  docKeys.set(keyOf, key);
+  return key;
 }
 
-function renderBuyers(body: HTMLElement, state: SessionState): void {
-  const s = state.session;
-  const groups = groupBy(state.items, "buyer");
-  if (!groups.length) {
-    body.append(empty("No lots yet", "Enter lots first; each buyer is then invoiced for what they bought here.", link(`/auction/sessions/${s.id}`, "Enter lots", { class: "button primary" })));
-    return;
-  }
-  body.append(
-    h("p", { class: "muted au-lead" }, "Invoice a buyer for their uninvoiced lots: the lots plus the buyer's charges, due after the credit days in Settings."),
-    table(
-      [
-        { label: "Buyer", cell: (g) => h("span", null, h("strong", null, g.name), g.sub ? h("span", { class: "au-sub" }, g.sub) : null) },
-        { label: "Lots", cell: (g) => `${g.lots.length}`, num: true },
-        { label: "Quantity", cell: (g) => qtyOf(g.lots) },
-        { label: "Bought", cell: (g) => money(sum(g.lots)), num: true },
-        { label: "Not invoiced", cell: (g) => (g.open.length ? `${money(sum(g.open))} (${g.open.length})` : "—"), num: true },
-        {
-          label: "Invoices",
-          cell: (g) =>
-            h(
-              "span",
-              { class: "au-docs" },
-              state.invoices
-                .filter((i) => i.buyer_id === g.id)
-                .map((i) => docLink(`/auction/invoices/${i.id}`, i.invoice_number, i.status, i.collection_status, i.overdue)),
-            ),
-        },
-        {
-          label: "",
-          cls: "au-actions",
-          cell: (g) =>
-            g.open.length
-              ? h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "primary au-sm",
-                    "data-testid": "invoice-buyer",
-                    "data-buyer": g.name,
-                    onclick: (e: Event) => void invoiceBuyer(e.currentTarget as HTMLButtonElement, s.id, g),
-                  },
-                  `Invoice ${g.open.length} lot${g.open.length === 1 ? "" : "s"}`,
-                )
-              : link(`/auction/ledgers/buyers/${g.id}`, "Ledger", { class: "button au-sm ghost" }),
-        },
-      ],
-      groups,
-      { testid: "buyers-table", rowAttrs: (g) => ({ "data-buyer": g.name }) },
-    ),
-  );
-}
-
-async function invoiceBuyer(button: HTMLButtonElement, sessionId: string, g: Group): Promise<void> {
-  const keyOf = `inv:${sessionId}:${g.id}:${g.open.map((i) => i.id).join(",")}`;
-  const key = billKeys.get(keyOf) ?? newIdempotencyKey();
-  billKeys.set(keyOf, key);
+async function makeDoc(button: HTMLButtonElement, sessionId: string, g: Group, side: Side): Promise<void> {
   await busy(button, async () => {
     try {
-      const invoice = await post<Invoice>(`/api/sessions/${sessionId}/buyer-invoices`, { buyer_id: g.id }, key);
-      toast(`${invoice.invoice_number} made for ${g.name}: ${money(invoice.total_amount)}`, "success");
-      navigate(`/auction/invoices/${invoice.id}`);
+      const made = await side.make(sessionId, g);
+      toast(made.done, "success");
+      navigate(made.path);
     } catch (err) {
       toastError(err);
     }
