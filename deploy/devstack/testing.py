@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -308,6 +310,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if threading_main():
         signal.signal(signal.SIGTERM, _interrupt)
+
+
+def e2e_fixtures(name: str) -> Any:
+    """tests/e2e/conftest.py as a module of its own under `name`, for the folders whose
+    stacks reuse its fixtures (tests/browser, tests/faults): test folders are not packages."""
+    from .stack import REPO_ROOT
+
+    path = REPO_ROOT / "tests" / "e2e" / "conftest.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while defined
+    spec.loader.exec_module(module)
+    return module
 
 
 def threading_main() -> bool:

@@ -19,11 +19,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +40,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from devstack import testing
 from devstack.stack import REPO_ROOT, Stack
 from devstack.testing import PgCluster
 
@@ -63,19 +62,7 @@ BROWSER_ENV = {
 DEFAULT_TIMEOUT_MS = 15_000
 
 
-def _e2e_fixtures() -> Any:
-    """tests/e2e/conftest.py as a module (test folders are not packages; tests/faults does
-    the same)."""
-    path = Path(__file__).resolve().parents[1] / "e2e" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_browser_e2e_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while defined
-    spec.loader.exec_module(module)
-    return module
-
-
-_e2e = _e2e_fixtures()
+_e2e = testing.e2e_fixtures("_browser_e2e_fixtures")
 # The e2e fixtures, bound here to this folder's `stack`.
 secrets_seen = _e2e.secrets_seen
 signing_key = _e2e.signing_key

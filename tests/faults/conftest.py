@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import importlib.util
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -32,19 +30,7 @@ from devstack import testing
 from devstack.stack import Ports, Stack
 from devstack.testing import create_instrument, m1_bar
 
-
-def _e2e_fixtures() -> Any:
-    """tests/e2e/conftest.py as a module (test folders are not packages)."""
-    path = Path(__file__).resolve().parents[1] / "e2e" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_faults_e2e_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while defined
-    spec.loader.exec_module(module)
-    return module
-
-
-_e2e = _e2e_fixtures()
+_e2e = testing.e2e_fixtures("_faults_e2e_fixtures")
 # The e2e fixtures, bound here to this folder's `stack`.
 secrets_seen = _e2e.secrets_seen
 signing_key = _e2e.signing_key
