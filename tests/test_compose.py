@@ -197,12 +197,9 @@ def test_the_web_app_gets_exactly_its_own_paths_below_every_api(dynamic: dict[st
     assert set(re.findall(r"Method\(`([A-Z]+)`\)", web["rule"])) == {"GET", "HEAD"}
     others = [r["priority"] for n, r in routers.items() if n not in ("web", "not-found")]
     assert routers["not-found"]["priority"] < web["priority"] < min(others)
-    assert web["middlewares"][0] == "web-headers"
-    headers = dynamic["http"]["middlewares"]["web-headers"]["headers"]
-    api_headers = dict(dynamic["http"]["middlewares"]["security-headers"]["headers"])
-    assert "contentSecurityPolicy" not in headers
-    assert api_headers.pop("contentSecurityPolicy") == "frame-ancestors 'none'"
-    assert headers == api_headers  # every other security header, the same
+    # The app's own strict CSP reaches the browser, with every other security header
+    # (page-security-headers, the printable bill's: test below).
+    assert web["middlewares"][0] == "page-security-headers"
 
 
 def test_each_openapi_document_has_one_exact_route_to_its_service(
@@ -244,12 +241,9 @@ def test_no_prefix_stripping_no_forward_auth_and_retries_only_on_idempotent_rout
     assert not {"stripPrefix", "stripPrefixRegex", "forwardAuth"} & set(kinds.values())
     for name, router in dynamic["http"]["routers"].items():
         used = router.get("middlewares", [])
-        # The web app's pages carry the same headers but its own CSP (the test above); the
-        # printable bill keeps the service's own CSP (page-security-headers).
-        allowed = (
-            ("web-headers",) if name == "web" else ("security-headers", "page-security-headers")
-        )
-        assert used[0] in allowed, name
+        # The web app's pages and the printable bill keep their service's own CSP
+        # (page-security-headers); the APIs get the gateway's.
+        assert used[0] in ("security-headers", "page-security-headers"), name
         # A path is rewritten only from the exact /docs/<service>/openapi.json (test above).
         rewrites = [m for m in used if kinds[m] == "replacePath"]
         assert not rewrites or name in DOCS_ROUTERS, name
@@ -267,7 +261,7 @@ def test_page_routes_keep_their_services_csp_and_get_every_other_security_header
     dynamic: dict[str, Any],
 ) -> None:
     """`page-security-headers` is `security-headers` without the CSP (the service sends its
-    page's own), and only the printable bill's route uses it."""
+    page's own), and only the web app's pages and the printable bill use it."""
     middlewares = dynamic["http"]["middlewares"]
     api = dict(middlewares["security-headers"]["headers"])
     assert api.pop("contentSecurityPolicy") == "frame-ancestors 'none'"
@@ -277,7 +271,7 @@ def test_page_routes_keep_their_services_csp_and_get_every_other_security_header
         for name, router in dynamic["http"]["routers"].items()
         if "page-security-headers" in router["middlewares"]
     }
-    assert pages == {"auction-print"}
+    assert pages == {"auction-print", "web"}
     rule = dynamic["http"]["routers"]["auction-print"]["rule"]
     assert "PathRegexp(`^/api/bills/[^/]+/print$`)" in rule and "Method(`POST`)" not in rule
 

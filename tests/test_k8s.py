@@ -290,7 +290,7 @@ def test_custom_resources_have_their_required_and_known_fields(example: list[Man
         if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
             assert _field_problems(obj, obj["kind"]) == []
             checked += 1
-    assert checked == 3 + 15 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
+    assert checked == 3 + 14 + 1 + 1  # clusters, middlewares, transport, the IngressRoute
     # The checker finds a misspelt field.
     cluster = merge(_of_kind(example, "Cluster")["auth-db"], {"spec": {"instance": 3}})
     assert _field_problems(cluster, "Cluster") == ["Cluster.spec: instance is not a known field"]
