@@ -58,7 +58,7 @@ test: install lint typecheck browser ## lint, typecheck and run every test (real
 	@echo "== the trading and auction API suites again, through the real gateway and processes =="
 	THROUGH_GATEWAY=1 $(VENV)/bin/pytest $(PYTEST_WORKERS) services/trading/tests services/auction/tests
 
-test-faults: install ## faults under load, with figures: PostgreSQL restart, auth down a minute, key rotation (~4 min)
+test-faults: install ## faults under load, with figures: PostgreSQL restart, auth down a minute, key rotation (~2 min)
 	$(VENV)/bin/pytest -m faults -s --timeout=600 tests/faults
 
 test-fast: install browser ## run the tests without lint and typecheck
