@@ -252,6 +252,14 @@ def test_pending_order_levels_and_partial_close(
     # A BUY LIMIT below the market: pending, drawn as a line, then cancelled.
     ticket.get_by_label("Order type").select_option("LIMIT")
     ticket.get_by_label("Price").fill("1.09500")
+    # A bar arriving after the type was chosen keeps the pending label (it used to put the
+    # market's BUY <ask> back, and the click below found no BUY LIMIT on a loaded machine).
+    expect(chart(page)).to_have_attribute("data-last-ts", re.compile(r"^\d{4}-"))
+    before = chart(page).get_attribute("data-last-ts") or ""
+    page.get_by_role("button", name="Step 1", exact=True).click()
+    expect(chart(page)).to_have_attribute("data-last-ts", ts(minute_of(before) + 1))
+    expect(ticket.locator("button.tr-buy")).to_have_text("BUY LIMIT")
+    expect(ticket.locator("button.tr-sell")).to_have_text("SELL LIMIT")
     ticket.get_by_role("button", name="BUY LIMIT").click()
     order = page.locator("[data-order]")
     expect(order).to_contain_text("BUY LIMIT 0.01 @ 1.09500")

@@ -168,11 +168,26 @@ export class TradingPanel {
   /** A bar was drawn: mark the open positions at its close. */
   onBar(close: number): void {
     this.bid = close;
-    const inst = this.host.instrument;
-    const ask = close + this.host.session().spread_pts * inst.point;
-    this.sellBtn.textContent = `SELL ${price(close, inst.digits)}`;
-    this.buyBtn.textContent = `BUY ${price(ask, inst.digits)}`;
+    this.labelButtons();
     this.mark();
+  }
+
+  /** BUY/SELL with the market's ask and bid for a market order, BUY LIMIT / SELL STOP… for a
+   * pending one: a bar arriving after the type was chosen keeps the pending label. */
+  private labelButtons(): void {
+    const type = (this.ticket.elements.namedItem("type") as HTMLSelectElement).value;
+    const inst = this.host.instrument;
+    if (type !== "MARKET") {
+      this.buyBtn.textContent = `BUY ${type}`;
+      this.sellBtn.textContent = `SELL ${type}`;
+    } else if (this.bid == null) {
+      this.buyBtn.textContent = "BUY";
+      this.sellBtn.textContent = "SELL";
+    } else {
+      const ask = this.bid + this.host.session().spread_pts * inst.point;
+      this.sellBtn.textContent = `SELL ${price(this.bid, inst.digits)}`;
+      this.buyBtn.textContent = `BUY ${price(ask, inst.digits)}`;
+    }
   }
 
   /** Session status changed: enable or disable trading. */
@@ -258,17 +273,7 @@ export class TradingPanel {
   private onTypeChange(): void {
     const type = (this.ticket.elements.namedItem("type") as HTMLSelectElement).value;
     this.priceField.hidden = type === "MARKET";
-    const suffix = type === "MARKET" ? "" : ` ${type}`;
-    if (type === "MARKET") {
-      if (this.bid != null) this.onBar(this.bid);
-      else {
-        this.buyBtn.textContent = "BUY";
-        this.sellBtn.textContent = "SELL";
-      }
-    } else {
-      this.buyBtn.textContent = `BUY${suffix}`;
-      this.sellBtn.textContent = `SELL${suffix}`;
-    }
+    this.labelButtons();
     clearFormErrors(this.ticket);
   }
 
