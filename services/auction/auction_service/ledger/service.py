@@ -139,52 +139,42 @@ def _bill_payload(bill: Bill) -> dict[str, Any]:
     }
 
 
-async def record_bill(db: AsyncSession, bill: Bill) -> LedgerEntry:
-    """BILL: the agent now owes the farmer the bill's net (+net)."""
+async def _on_bill(
+    db: AsyncSession, bill: Bill, kind: str, amount: Decimal, payload: dict[str, Any]
+) -> LedgerEntry:
+    """An event of a farmer bill: its farmer is the party, the bill the document."""
     return await append(
         db,
         bill.commissioner_id,
-        kind="BILL",
+        kind=kind,
         party_id=bill.farmer_id,
         document_id=bill.id,
         document_number=bill.bill_number,
-        amount=bill.net_amount,
-        payload=_bill_payload(bill),
+        amount=amount,
+        payload=payload,
     )
+
+
+async def record_bill(db: AsyncSession, bill: Bill) -> LedgerEntry:
+    """BILL: the agent now owes the farmer the bill's net (+net)."""
+    return await _on_bill(db, bill, "BILL", bill.net_amount, _bill_payload(bill))
 
 
 async def record_payment(db: AsyncSession, bill: Bill, payment: Payment) -> LedgerEntry:
     """PAYMENT: a payout to the farmer lowers what the agent owes (-amount)."""
-    return await append(
-        db,
-        bill.commissioner_id,
-        kind="PAYMENT",
-        party_id=bill.farmer_id,
-        document_id=bill.id,
-        document_number=bill.bill_number,
-        amount=-payment.amount,
-        payload={
-            "payment_id": str(payment.id),
-            "bill_id": str(bill.id),
-            "amount": money_text(payment.amount),
-            "method": payment.method,
-            "note": payment.note,
-        },
-    )
+    payload = {
+        "payment_id": str(payment.id),
+        "bill_id": str(bill.id),
+        "amount": money_text(payment.amount),
+        "method": payment.method,
+        "note": payment.note,
+    }
+    return await _on_bill(db, bill, "PAYMENT", -payment.amount, payload)
 
 
 async def record_bill_void(db: AsyncSession, bill: Bill) -> LedgerEntry:
     """BILL_VOID: the reversal of the bill's entry (-net); the BILL entry stays as it was."""
-    return await append(
-        db,
-        bill.commissioner_id,
-        kind="BILL_VOID",
-        party_id=bill.farmer_id,
-        document_id=bill.id,
-        document_number=bill.bill_number,
-        amount=-bill.net_amount,
-        payload=_bill_payload(bill),
-    )
+    return await _on_bill(db, bill, "BILL_VOID", -bill.net_amount, _bill_payload(bill))
 
 
 # The buyer side, party BUYER: + what the buyer owes the agent.
@@ -205,17 +195,26 @@ def _invoice_payload(invoice: BuyerInvoice) -> dict[str, Any]:
     }
 
 
-async def record_invoice(db: AsyncSession, invoice: BuyerInvoice) -> LedgerEntry:
-    """INVOICE: the buyer now owes the agent the invoice's total (+total)."""
+async def _on_invoice(
+    db: AsyncSession, invoice: BuyerInvoice, kind: str, amount: Decimal, payload: dict[str, Any]
+) -> LedgerEntry:
+    """An event of a buyer invoice: its buyer is the party, the invoice the document."""
     return await append(
         db,
         invoice.commissioner_id,
-        kind="INVOICE",
+        kind=kind,
         party_id=invoice.buyer_id,
         document_id=invoice.id,
         document_number=invoice.invoice_number,
-        amount=invoice.total_amount,
-        payload=_invoice_payload(invoice),
+        amount=amount,
+        payload=payload,
+    )
+
+
+async def record_invoice(db: AsyncSession, invoice: BuyerInvoice) -> LedgerEntry:
+    """INVOICE: the buyer now owes the agent the invoice's total (+total)."""
+    return await _on_invoice(
+        db, invoice, "INVOICE", invoice.total_amount, _invoice_payload(invoice)
     )
 
 
@@ -223,37 +222,22 @@ async def record_collection(
     db: AsyncSession, invoice: BuyerInvoice, collection: Collection
 ) -> LedgerEntry:
     """COLLECTION: money received from the buyer lowers what the buyer owes (-amount)."""
-    return await append(
-        db,
-        invoice.commissioner_id,
-        kind="COLLECTION",
-        party_id=invoice.buyer_id,
-        document_id=invoice.id,
-        document_number=invoice.invoice_number,
-        amount=-collection.amount,
-        payload={
-            "collection_id": str(collection.id),
-            "invoice_id": str(invoice.id),
-            "amount": money_text(collection.amount),
-            "method": collection.method,
-            "note": collection.note,
-            "reference": collection.reference,
-        },
-    )
+    payload = {
+        "collection_id": str(collection.id),
+        "invoice_id": str(invoice.id),
+        "amount": money_text(collection.amount),
+        "method": collection.method,
+        "note": collection.note,
+        "reference": collection.reference,
+    }
+    return await _on_invoice(db, invoice, "COLLECTION", -collection.amount, payload)
 
 
 async def record_invoice_void(db: AsyncSession, invoice: BuyerInvoice) -> LedgerEntry:
     """INVOICE_VOID: the reversal of the invoice's entry (-total; a void invoice has no
     collections); the INVOICE entry stays as it was."""
-    return await append(
-        db,
-        invoice.commissioner_id,
-        kind="INVOICE_VOID",
-        party_id=invoice.buyer_id,
-        document_id=invoice.id,
-        document_number=invoice.invoice_number,
-        amount=-invoice.total_amount,
-        payload=_invoice_payload(invoice),
+    return await _on_invoice(
+        db, invoice, "INVOICE_VOID", -invoice.total_amount, _invoice_payload(invoice)
     )
 
 
