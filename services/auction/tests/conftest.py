@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from auction_service.config import Settings
@@ -147,3 +149,16 @@ class AuctionApi:
 @pytest.fixture
 def api(client: httpx.AsyncClient, tokens: TokenFactory) -> AuctionApi:
     return AuctionApi(client, tokens)
+
+
+def property_settings(examples: int) -> settings:
+    """The money property tests' Hypothesis settings: `examples` per run (PROPERTY_EXAMPLES
+    overrides), the same examples every run unless PROPERTY_RANDOM=1, no example database, no
+    deadline (each example makes many requests)."""
+    return settings(
+        max_examples=int(os.environ.get("PROPERTY_EXAMPLES", str(examples))),
+        deadline=None,
+        database=None,
+        derandomize=os.environ.get("PROPERTY_RANDOM") != "1",
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )

@@ -5,11 +5,10 @@ line computed here by hand (half up per line), and buyer-side charges never on a
 from __future__ import annotations
 
 import itertools
-import os
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from .charge_days import (
@@ -22,7 +21,7 @@ from .charge_days import (
     other_side_names,
     random_day,
 )
-from .conftest import AuctionApi
+from .conftest import AuctionApi, property_settings
 
 # A fresh commissioner per example: examples never see each other's data.
 COMMISSIONERS = itertools.count(40_000)
@@ -33,13 +32,7 @@ COMMISSIONERS = itertools.count(40_000)
 pytestmark = pytest.mark.in_process_only
 
 
-@settings(
-    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "25")),
-    deadline=None,
-    database=None,
-    derandomize=os.environ.get("PROPERTY_RANDOM") != "1",
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@property_settings(25)
 @given(
     lots=lots_st,
     charges=charges_st,

@@ -6,11 +6,10 @@ invoice, and each buyer's ledger balance is its invoice's total."""
 from __future__ import annotations
 
 import itertools
-import os
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from .charge_days import (
@@ -23,7 +22,7 @@ from .charge_days import (
     other_side_names,
     random_day,
 )
-from .conftest import AuctionApi
+from .conftest import AuctionApi, property_settings
 
 # A fresh commissioner per example: examples never see each other's data.
 COMMISSIONERS = itertools.count(41_000)
@@ -34,13 +33,7 @@ COMMISSIONERS = itertools.count(41_000)
 pytestmark = pytest.mark.in_process_only
 
 
-@settings(
-    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "25")),
-    deadline=None,
-    database=None,
-    derandomize=os.environ.get("PROPERTY_RANDOM") != "1",
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@property_settings(25)
 @given(
     lots=lots_st,
     charges=charges_st,

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-import os
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+
+from .conftest import property_settings
 
 GENESIS = "0" * 64
 D = Decimal
@@ -448,13 +449,7 @@ ops = st.lists(
 
 
 @pytest.mark.timeout(900)
-@settings(
-    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "15")),
-    deadline=None,
-    database=None,
-    derandomize=os.environ.get("PROPERTY_RANDOM") != "1",
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@property_settings(15)
 @given(steps=ops)
 async def test_random_bills_payments_voids_balances_match_and_verify_succeeds(
     api: Any, steps: list[tuple[str, int, int]]

@@ -22,19 +22,18 @@ widen it locally.
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import insert, text
 
 from auction_service.ledger.models import LedgerEntry
 
-from .conftest import AuctionApi
+from .conftest import AuctionApi, property_settings
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -303,13 +302,7 @@ pytestmark = pytest.mark.in_process_only
 
 
 @pytest.mark.timeout(600)
-@settings(
-    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "10")),
-    deadline=None,
-    database=None,
-    derandomize=os.environ.get("PROPERTY_RANDOM") != "1",
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@property_settings(10)
 @given(
     charges=st.lists(charge_st, min_size=1, max_size=5),
     lots=st.lists(lot_st, min_size=2, max_size=8),
